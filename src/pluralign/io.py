@@ -1,0 +1,222 @@
+"""Reading and writing records: JSONL, Parquet, one-JSON constitutions, and HF ``datasets`` in TRL's columns.
+
+Every reader validates each row and raises :class:`~pluralign.errors.InputError` naming the file, the line
+(1-based; for Parquet the row) and the field. Every writer writes to a temporary file beside the target and
+renames it into place, so a failure never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from pluralign.errors import InputError
+from pluralign.records import RECORD_TYPES, Constitution, Record
+
+R = TypeVar("R", bound=Record)
+
+# Fields whose values may be nested (messages, dicts, lists) and are stored JSON-encoded in Parquet.
+_PARQUET_JSON_KEY = b"pluralign.json_columns"
+
+
+def _record_type(kind: str | type[R]) -> type[R]:
+    if isinstance(kind, type):
+        return kind
+    if kind not in RECORD_TYPES:
+        raise InputError(f"unknown record kind {kind!r}; one of {sorted(RECORD_TYPES)}")
+    return RECORD_TYPES[kind]  # type: ignore[return-value]
+
+
+def _first_error(err: ValidationError) -> tuple[str, str]:
+    first = err.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or None
+    return field or "", first["msg"]
+
+
+def validate_row(cls: type[R], row: Any, *, path: str, line: int) -> R:
+    """Validate one raw row into ``cls``; errors name path, line and field."""
+    if not isinstance(row, dict):
+        raise InputError(f"expected a JSON object, got {type(row).__name__}", path=path, line=line)
+    try:
+        return cls.model_validate(row)
+    except ValidationError as err:
+        field, msg = _first_error(err)
+        raise InputError(msg, path=path, line=line, field=field) from None
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, parsed JSON) for each non-blank line; a parse error names the line."""
+    path = str(path)
+    try:
+        fh = open(path, encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror}", path=path) from None
+    with fh:
+        for lineno, text in enumerate(fh, start=1):
+            if not text.strip():
+                continue
+            try:
+                yield lineno, json.loads(text)
+            except json.JSONDecodeError as err:
+                raise InputError(f"invalid JSON: {err.msg} (column {err.colno})", path=path, line=lineno) from None
+
+
+def read_records(path: str | Path, kind: str | type[R]) -> list[R]:
+    """Read a JSONL or Parquet file of one record kind, validating every row."""
+    cls = _record_type(kind)
+    path = str(path)
+    if path.endswith(".parquet"):
+        return [validate_row(cls, row, path=path, line=i) for i, row in enumerate(_read_parquet_rows(path), 1)]
+    if path.endswith(".json") and cls is Constitution:
+        return [load_constitution(path)]  # type: ignore[list-item]
+    return [validate_row(cls, row, path=path, line=lineno) for lineno, row in iter_jsonl(path)]
+
+
+@contextmanager
+def atomic_path(path: str | Path):
+    """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict]) -> int:
+    """Write dicts as JSONL atomically; returns the number of rows."""
+    n = 0
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def write_records(path: str | Path, records: Iterable[Record]) -> int:
+    """Write records to ``.jsonl`` or ``.parquet`` (by suffix), atomically. Returns the count."""
+    rows = [r.model_dump(mode="json") for r in records]
+    if str(path).endswith(".parquet"):
+        _write_parquet_rows(path, rows)
+        return len(rows)
+    return write_jsonl(path, rows)
+
+
+def _write_parquet_rows(path: str | Path, rows: list[dict]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns: dict[str, list] = {}
+    for row in rows:
+        for key in row:
+            columns.setdefault(key, [])
+    json_cols = [k for k in columns if any(isinstance(r.get(k), (dict, list)) for r in rows)]
+    for key in columns:
+        columns[key] = [json.dumps(r.get(key)) if key in json_cols else r.get(key) for r in rows]
+    table = pa.table(columns) if columns else pa.table({})
+    table = table.replace_schema_metadata({_PARQUET_JSON_KEY: json.dumps(json_cols).encode()})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def _read_parquet_rows(path: str) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read Parquet: {err}", path=path) from None
+    meta = table.schema.metadata or {}
+    json_cols = set(json.loads(meta.get(_PARQUET_JSON_KEY, b"[]")))
+    rows = table.to_pylist()
+    for i, row in enumerate(rows, 1):
+        for key in json_cols & row.keys():
+            try:
+                row[key] = json.loads(row[key]) if row[key] is not None else None
+            except (TypeError, json.JSONDecodeError):
+                raise InputError("not valid JSON in a JSON-encoded column", path=path, line=i, field=key) from None
+        for key in [k for k, v in row.items() if v is None]:
+            del row[key]  # absent and null mean the same: use the field's default
+    return rows
+
+
+def load_constitution(path: str | Path) -> Constitution:
+    """Load a constitution saved by :func:`save_constitution` (one JSON object)."""
+    path = str(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror}", path=path) from None
+    except json.JSONDecodeError as err:
+        raise InputError(f"invalid JSON: {err.msg}", path=path, line=err.lineno) from None
+    return validate_row(Constitution, data, path=path, line=1)
+
+
+def save_constitution(path: str | Path, constitution: Constitution) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(constitution.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n")
+
+
+# ---- HF datasets in TRL's column conventions -------------------------------------------------------------
+
+_TRL_COLUMNS = {"preference": ("prompt", "chosen", "rejected"), "demonstration": ("prompt", "completion")}
+
+
+def _as_messages(value: Any, role: str) -> list[dict]:
+    if isinstance(value, str):
+        return [{"role": role, "content": value}]
+    return [m if isinstance(m, dict) else m.model_dump() for m in value]
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return "\n\n".join(m["content"] if isinstance(m, dict) else m.content for m in value)
+
+
+def to_dataset(records: list[Record], *, conversational: bool = False):
+    """Records -> ``datasets.Dataset``.
+
+    Preference -> TRL's ``prompt``/``chosen``/``rejected``; Demonstration -> ``prompt``/``completion``.
+    ``conversational=True`` gives lists of ``{role, content}`` (prompt as a user turn, answers as assistant
+    turns), else plain strings. Other kinds keep their fields. ``provenance`` is kept as a JSON string column
+    so that TRL's trainers ignore it and :func:`from_dataset` restores it.
+    """
+    from datasets import Dataset
+
+    rows = []
+    for rec in records:
+        row = rec.model_dump(mode="json")
+        cols = _TRL_COLUMNS.get(rec.kind)
+        if cols:
+            for col in cols:
+                role = "user" if col == "prompt" else "assistant"
+                row[col] = _as_messages(row[col], role) if conversational else _as_text(row[col])
+        if "provenance" in row:
+            row["provenance"] = json.dumps(row["provenance"])
+        rows.append(row)
+    return Dataset.from_list(rows)
+
+
+def from_dataset(dataset, kind: str | type[R]) -> list[R]:
+    """``datasets.Dataset`` (or list of dicts) with TRL columns -> records; rows are validated."""
+    cls = _record_type(kind)
+    out = []
+    for i, row in enumerate(dataset, 1):
+        row = {k: v for k, v in dict(row).items() if v is not None and k in cls.model_fields}
+        if isinstance(row.get("provenance"), str):
+            row["provenance"] = json.loads(row["provenance"])
+        out.append(validate_row(cls, row, path="<dataset>", line=i))
+    return out

@@ -1,0 +1,88 @@
+"""CLI for the model floor: ``pluralign model info``, ``pluralign generate``, ``pluralign demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pluralign.errors import InputError
+
+model_app = typer.Typer(help="Inspect the model backends.", no_args_is_help=True)
+
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="default | PATH (dir or .gguf) | openai:URL[#model] | llamacpp:GGUF")]
+
+
+@model_app.command("info")
+def info(model: ModelOpt = "default") -> None:
+    """Which model, where it is cached, how many parameters."""
+    from pluralign.lm import load_model
+    from pluralign.lm.cache import cache_root
+
+    lm = load_model(model)
+    typer.echo(f"model:      {lm.name}")
+    typer.echo(f"backend:    {type(lm).__name__}")
+    if getattr(lm, "path", None):
+        typer.echo(f"path:       {lm.path}")
+    typer.echo(f"cache root: {cache_root()}")
+    if hasattr(lm, "num_parameters"):
+        typer.echo(f"parameters: {lm.num_parameters():,}")
+
+
+def read_prompts(path: Path) -> list[dict]:
+    """Rows with a ``prompt`` (text or list of {role, content}); ``id`` optional. Errors name the line."""
+    from pluralign.io import iter_jsonl
+    from pluralign.lm.base import as_messages
+
+    rows = []
+    for lineno, row in iter_jsonl(path):
+        if not isinstance(row, dict) or "prompt" not in row:
+            raise InputError("missing", path=str(path), line=lineno, field="prompt")
+        prompt = row["prompt"]
+        if not isinstance(prompt, (str, list)) or (isinstance(prompt, str) and not prompt.strip()):
+            raise InputError("must be non-empty text or a list of messages", path=str(path), line=lineno, field="prompt")
+        if isinstance(prompt, list):
+            try:
+                as_messages(prompt)
+            except ValueError as err:
+                raise InputError(str(err), path=str(path), line=lineno, field="prompt") from None
+        rows.append({"id": str(row.get("id", lineno)), "prompt": prompt})
+    if not rows:
+        raise InputError("no prompts", path=str(path))
+    return rows
+
+
+def generate(
+    prompts: Annotated[Path, typer.Option(help="JSONL with a 'prompt' per line (text or chat messages)")],
+    out: Annotated[Path, typer.Option(help="JSONL to write: id, prompt, responses, model, seed")],
+    model: ModelOpt = "default",
+    n: Annotated[int, typer.Option(min=1, help="samples per prompt")] = 1,
+    temperature: Annotated[float, typer.Option(min=0.0)] = 0.7,
+    top_p: Annotated[float, typer.Option(min=0.0, max=1.0)] = 1.0,
+    max_new_tokens: Annotated[int, typer.Option(min=1)] = 128,
+    seed: int = 0,
+) -> None:
+    """Sample responses for every prompt in a file."""
+    from pluralign.io import write_jsonl
+    from pluralign.lm import load_model
+    from pluralign.progress import progress_bar
+
+    rows = read_prompts(prompts)
+    lm = load_model(model)
+    with progress_bar("generating", len(rows)) as advance:
+        outputs = lm.generate([r["prompt"] for r in rows], n=n, temperature=temperature, top_p=top_p,
+                              max_new_tokens=max_new_tokens, seed=seed, progress=advance)
+    write_jsonl(out, ({**r, "responses": o, "model": lm.name, "seed": seed} for r, o in zip(rows, outputs)))
+    typer.echo(f"wrote {len(rows)} rows to {out}")
+
+
+def demo(model: ModelOpt = "default", max_new_tokens: int = 64) -> None:
+    """Load the default model offline and answer three prompts: harmful, benign, and an opinion question."""
+    from pluralign.demo import run_demo
+
+    run_demo(model=model, max_new_tokens=max_new_tokens)
+
+
+
+

@@ -1,0 +1,85 @@
+"""llama.cpp backend (optional extra ``pluralign[llamacpp]``): fast batch-1 generation straight from a GGUF file.
+
+Scoring evaluates prompt and continuation tokens (tokenized separately, as the ``hf`` backend does) and sums the
+continuation's log-probs from the logits llama.cpp keeps for every position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from pluralign.lm.base import Prompt, Score, as_messages, check_sampling
+from pluralign.lm.cache import default_gguf_path
+
+
+class LlamaCppBackend:
+    def __init__(self, gguf: str | None = None, *, n_ctx: int = 2048, n_threads: int | None = None):
+        try:
+            from llama_cpp import Llama
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        except ImportError:
+            raise ImportError("the llamacpp backend needs: pip install 'pluralign[llamacpp]'") from None
+        path = Path(gguf) if gguf not in (None, "", "default") else default_gguf_path()
+        self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, logits_all=True, verbose=False)
+        self.name = path.stem
+        meta = self.llm.metadata
+        template = meta.get("tokenizer.chat_template")
+        vocab = self.llm.tokenizer_
+        self._formatter = None
+        if template:
+            eos = self.llm.detokenize([self.llm.token_eos()]).decode("utf-8", "ignore")
+            bos = self.llm.detokenize([self.llm.token_bos()]).decode("utf-8", "ignore") if vocab else ""
+            self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+
+    def _render(self, prompt: Prompt) -> tuple[str, bool]:
+        messages = as_messages(prompt)
+        if messages is None:
+            return prompt, False  # type: ignore[return-value]
+        if self._formatter is None:
+            raise ValueError(f"{self.name} has no chat template; give raw-text prompts")
+        return self._formatter(messages=messages).prompt, True
+
+    def generate(self, prompts: Sequence[Prompt], n: int = 1, temperature: float = 0.7, top_p: float = 1.0,
+                 max_new_tokens: int = 128, seed: int | None = None, repetition_penalty: float | None = None,
+                 progress=None) -> list[list[str]]:
+        check_sampling(n, temperature, top_p, max_new_tokens)
+        out = []
+        for i, prompt in enumerate(prompts):
+            text, _ = self._render(prompt)
+            samples = []
+            for k in range(n):
+                if seed is not None:
+                    self.llm.set_seed(seed + i * n + k)
+                resp = self.llm.create_completion(
+                    text, max_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                    repeat_penalty=repetition_penalty or 1.0, stop=[self.llm.detokenize([self.llm.token_eos()]).decode()],
+                )
+                samples.append(resp["choices"][0]["text"].strip())
+            out.append(samples)
+            if progress:
+                progress(1)
+        return out
+
+    def score(self, prompts: Sequence[Prompt], continuations: Sequence[str], progress=None) -> list[Score]:
+        if len(prompts) != len(continuations):
+            raise ValueError(f"{len(prompts)} prompts but {len(continuations)} continuations")
+        scores = []
+        for prompt, cont in zip(prompts, continuations):
+            text, templated = self._render(prompt)
+            head = self.llm.tokenize(text.encode(), add_bos=not templated, special=templated)
+            tail = self.llm.tokenize(cont.encode(), add_bos=False, special=False) if cont else []
+            if not tail:
+                scores.append(Score(0.0, 0))
+                continue
+            self.llm.reset()
+            self.llm.eval(head + tail)
+            logits = np.asarray(self.llm.scores[len(head) - 1 : len(head) + len(tail) - 1], dtype=np.float64)
+            logz = np.logaddexp.reduce(logits, axis=-1)
+            picked = logits[np.arange(len(tail)), tail] - logz
+            scores.append(Score(float(picked.sum()), len(tail)))
+            if progress:
+                progress(1)
+        return scores

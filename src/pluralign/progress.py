@@ -1,0 +1,18 @@
+"""One progress-bar style for every long job (rich), quiet when output is not a terminal in CI logs."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+@contextmanager
+def progress_bar(description: str, total: int):
+    """Yield ``advance(k)``: call it as work finishes. Renders to stderr."""
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TimeRemainingColumn(), transient=False,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda k=1: bar.advance(task, k)
