@@ -1,0 +1,196 @@
+"""What every run shares around TRL's trainers: loading the model, translating our config into the trainer's
+arguments, resuming from the last complete checkpoint, metrics, a progress bar, and saving the final model.
+
+A run directory holds ``config.toml`` (what it ran with), ``checkpoint-N/`` (model, optimizer, scheduler, RNG
+states and trainer state every ``save_every`` updates), ``metrics.jsonl`` (one JSON object per log), ``model/``
+(the final weights, LoRA merged in) and ``result.json``. Rerunning the same command resumes from the newest
+checkpoint whose ``trainer_state.json`` was written (it is written last, so a run killed mid-save falls back to
+the previous one); the trainer restores the data order and RNG states, so the resumed run matches an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from pluralign.train.config import RunConfig, save_config
+
+_CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
+
+
+def load_tokenizer(cfg: RunConfig):
+    """The tokenizer of ``cfg.model``, with a pad token (the eos when it has none)."""
+    from transformers import AutoTokenizer
+
+    from pluralign.lm.cache import resolve_model_path
+
+    path, _ = resolve_model_path(cfg.model)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(cfg: RunConfig, head: str = "causal-lm"):
+    """``cfg.model`` in fp32 (master weights stay fp32; bf16 is only ever autocast).
+
+    head: "causal-lm" (a policy) or "reward" (sequence classification, 1 output, body from the policy's weights;
+    the new score head is initialised from ``cfg.seed``).
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, set_seed
+
+    from pluralign.lm.cache import resolve_model_path
+
+    path, _ = resolve_model_path(cfg.model)
+    set_seed(cfg.seed)
+    if head == "reward":
+        model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=torch.float32)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = model.config.eos_token_id
+    return model
+
+
+def lora_config(cfg: RunConfig, task_type: str = "CAUSAL_LM"):
+    """peft LoRA on every linear layer (``None`` for full fine-tuning). No dropout: resumed runs stay exact."""
+    if not cfg.lora:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0, target_modules="all-linear",
+                      task_type=task_type)
+
+
+def trainer_arguments(cfg: RunConfig, has_eval: bool) -> dict[str, Any]:
+    """Our config as keyword arguments of TRL's ``*Config`` (a ``transformers.TrainingArguments``)."""
+    return dict(
+        output_dir=cfg.output_dir, max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.lr, warmup_steps=cfg.warmup_steps, seed=cfg.seed, data_seed=cfg.seed,
+        max_length=cfg.max_length, bf16=cfg.bf16_autocast, save_strategy="steps", save_steps=cfg.save_every,
+        save_total_limit=2, logging_steps=cfg.log_every, eval_strategy="steps" if has_eval else "no",
+        eval_steps=cfg.log_every if has_eval else None, report_to="none", disable_tqdm=True,
+        dataloader_num_workers=0, remove_unused_columns=False,
+    )
+
+
+def last_checkpoint(output_dir: str | Path) -> str | None:
+    """The newest ``checkpoint-N`` in ``output_dir`` whose trainer state is complete, or None."""
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        return None
+    steps = sorted((int(m.group(1)), p) for p in output_dir.iterdir()
+                   if (m := _CHECKPOINT_RE.match(p.name)) and p.is_dir())
+    for _, path in reversed(steps):
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        return str(path)
+    return None
+
+
+def checkpoint_step(checkpoint: str | None) -> int:
+    if checkpoint is None:
+        return 0
+    return int(json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"])
+
+
+def make_callbacks(output_dir: str, description: str):
+    """Trainer callbacks: metrics through :class:`~pluralign.train.monitors.MetricsLogger`, and a progress bar.
+
+    The main process writes ``metrics.jsonl`` (+ plot); rank R > 0 of a data-parallel run writes
+    ``rankR/metrics.jsonl``. Every row carries the rank's sum of trainable weights (``weight_sum``), so ranks can
+    be checked for agreement. An eval log is merged into the training row of the same step.
+    """
+    from transformers import TrainerCallback
+
+    from pluralign.progress import progress_bar
+    from pluralign.train.monitors import MetricsLogger, from_trl_logs
+
+    class MetricsCallback(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            rank = args.process_index
+            self.logger = MetricsLogger(Path(output_dir) / (f"rank{rank}" if rank else ""))
+            self.last_step, self.last_row = -1, {}
+
+        def on_log(self, args, state, control, logs=None, model=None, **kwargs):
+            if not logs or "train_runtime" in logs:
+                return
+            row = from_trl_logs(logs)
+            if state.global_step == self.last_step:
+                row = {**self.last_row, **row}  # the logger replaces a repeated step: keep both halves
+            if model is not None:
+                row["weight_sum"] = float(sum(p.detach().double().sum() for p in model.parameters()
+                                              if p.requires_grad))
+            self.logger.log(state.global_step, **row)
+            self.last_step, self.last_row = state.global_step, row
+
+        def on_train_end(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                self.logger.finish()
+
+    class ProgressCallback(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.bar = None
+            if state.is_world_process_zero:
+                self.bar = progress_bar(description, total=state.max_steps)
+                self.advance = self.bar.__enter__()
+                self.advance(state.global_step)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if self.bar is not None:
+                self.advance(1)
+
+        def on_train_end(self, args, state, control, **kwargs):
+            if self.bar is not None:
+                self.bar.__exit__(None, None, None)
+
+    return [MetricsCallback(), ProgressCallback()]
+
+
+def run_trainer(trainer, cfg: RunConfig, description: str) -> dict[str, Any]:
+    """Train with resume, save the final model (LoRA merged) to ``output_dir/model``, and return a summary:
+    final loss (the last logged training loss), steps, where it resumed from, and eval metrics of the final model."""
+    checkpoint = last_checkpoint(cfg.output_dir)
+    resumed = checkpoint_step(checkpoint)
+    from transformers import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # metrics go to metrics.jsonl and the progress bar
+    for callback in make_callbacks(cfg.output_dir, description):
+        trainer.add_callback(callback)
+    if trainer.accelerator.is_main_process:
+        os.makedirs(cfg.output_dir, exist_ok=True)
+        save_config(cfg, Path(cfg.output_dir) / "config.toml")
+    trainer.train(resume_from_checkpoint=checkpoint)
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    result = {
+        "output_dir": cfg.output_dir, "steps": trainer.state.global_step, "resumed_from_step": resumed,
+        "final_loss": losses[-1] if losses else None,
+        "eval": trainer.evaluate() if trainer.eval_dataset is not None else None,
+    }
+    save_final_model(trainer, Path(cfg.output_dir) / "model")
+    if trainer.accelerator.is_main_process:
+        from pluralign.io import atomic_path
+
+        with atomic_path(Path(cfg.output_dir) / "result.json") as tmp:
+            Path(tmp).write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def save_final_model(trainer, directory: Path) -> None:
+    """Save the trained model with its tokenizer; LoRA adapters are merged so ``--model directory`` loads it."""
+    trainer.accelerator.wait_for_everyone()
+    if not trainer.accelerator.is_main_process:
+        return
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    model.save_pretrained(directory)
+    trainer.processing_class.save_pretrained(directory)

@@ -1,0 +1,153 @@
+"""Training data: pluralign records or TRL-format files -> ``datasets.Dataset`` in TRL's columns.
+
+Accepted inputs (JSONL or Parquet, told apart by their columns):
+
+* pluralign ``Preference`` records, or TRL preference rows (``prompt``/``chosen``/``rejected``);
+* pluralign ``Comparison`` records: the better response (by ``p_a``) becomes ``chosen``, and
+  ``p_chosen = max(p_a, 1 − p_a)`` keeps the soft label; ``weight`` is the annotator weight;
+* pluralign ``Demonstration`` records, or TRL SFT rows (``prompt``/``completion``, ``messages`` or ``text``).
+
+Preference datasets always carry ``prompt, chosen, rejected, p_chosen, weight, margin`` (``margin`` is NaN where
+a pair has none). With ``conversational=True`` texts become ``{role, content}`` lists so the model's chat
+template applies.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+from typing import Any
+
+from pluralign.errors import InputError
+from pluralign.io import iter_jsonl, read_records, to_dataset
+from pluralign.records import Comparison, Demonstration, Preference
+
+PREFERENCE_COLUMNS = ("prompt", "chosen", "rejected", "p_chosen", "weight", "margin")
+
+
+def column_names(path: str | Path) -> list[str]:
+    """The columns of a JSONL (keys of its first row) or Parquet file."""
+    path = str(path)
+    if not Path(path).is_file():
+        raise InputError("data file not found", path=path)
+    if path.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    for lineno, row in iter_jsonl(path):
+        if not isinstance(row, dict):
+            raise InputError("expected a JSON object", path=path, line=lineno)
+        return list(row)
+    raise InputError("no rows", path=path)
+
+
+def _trl_rows(path: str) -> list[dict[str, Any]]:
+    """Rows of a TRL-format file (not pluralign records), via ``datasets``."""
+    from datasets import Dataset
+
+    ds = Dataset.from_parquet(path) if path.endswith(".parquet") else Dataset.from_json(path)
+    return ds.to_list()
+
+
+def _preference_row(prompt, chosen, rejected, p_chosen=1.0, weight=1.0, margin=None) -> dict[str, Any]:
+    return {"prompt": prompt, "chosen": chosen, "rejected": rejected, "p_chosen": float(p_chosen),
+            "weight": float(weight), "margin": math.nan if margin is None else float(margin)}
+
+
+def _comparison_rows(records: list[Comparison]) -> list[dict[str, Any]]:
+    rows = []
+    for c in records:
+        a_better = c.p_a >= 0.5
+        rows.append(_preference_row(c.prompt, c.response_a if a_better else c.response_b,
+                                    c.response_b if a_better else c.response_a, max(c.p_a, 1 - c.p_a), c.weight))
+    return rows
+
+
+def load_preferences(path: str | Path, *, conversational: bool = True):
+    """Preferences or comparisons from ``path`` -> ``Dataset`` with :data:`PREFERENCE_COLUMNS`."""
+    path = str(path)
+    columns = set(column_names(path))
+    kind = _record_kind(columns)
+    if kind is Comparison:
+        rows = _comparison_rows(read_records(path, Comparison))
+    elif kind is Preference:
+        rows = [_preference_row(p.prompt, p.chosen, p.rejected, 1.0, p.weight, p.margin)
+                for p in read_records(path, Preference)]
+    elif {"prompt", "chosen", "rejected"} <= columns:
+        rows = [_preference_row(r["prompt"], r["chosen"], r["rejected"], r.get("p_chosen", 1.0),
+                                r.get("weight", 1.0), r.get("margin")) for r in _trl_rows(path)]
+    else:
+        raise InputError("expected preference columns prompt/chosen/rejected or comparison columns "
+                         f"prompt/response_a/response_b; found {sorted(columns)}", path=path)
+    if not rows:
+        raise InputError("no preference rows", path=path)
+    return _to_trl_dataset(rows, conversational)
+
+
+def _to_trl_dataset(rows: list[dict[str, Any]], conversational: bool):
+    """Preference rows -> Dataset; texts as chat turns or plain strings (via the records' own conversion)."""
+    from datasets import Dataset, concatenate_datasets
+
+    records = [Preference(prompt=r["prompt"], chosen=r["chosen"], rejected=r["rejected"]) for r in rows]
+    texts = to_dataset(records, conversational=conversational).select_columns(["prompt", "chosen", "rejected"])
+    extra = Dataset.from_dict({k: [r[k] for r in rows] for k in ("p_chosen", "weight", "margin")})
+    return concatenate_datasets([texts, extra], axis=1)
+
+
+def load_demonstrations(path: str | Path, *, conversational: bool = True):
+    """Demonstrations (pluralign records, or TRL prompt/completion, messages or text rows) -> ``Dataset``."""
+    from datasets import Dataset
+
+    path = str(path)
+    columns = set(column_names(path))
+    if _record_kind(columns) is Demonstration:
+        ds = to_dataset(read_records(path, Demonstration), conversational=conversational)
+        return ds.select_columns(["prompt", "completion"])
+    if {"prompt", "completion"} <= columns or "messages" in columns or "text" in columns:
+        return Dataset.from_list(_trl_rows(path))
+    raise InputError(f"expected demonstration columns prompt/completion, messages or text; found {sorted(columns)}",
+                     path=path)
+
+
+def _record_kind(columns: set[str]):
+    """The pluralign record class whose fields cover ``columns`` (None for TRL-format files)."""
+    for cls in (Comparison, Preference, Demonstration):
+        required = {n for n, f in cls.model_fields.items() if f.is_required()}
+        if required <= columns <= set(cls.model_fields):
+            return cls
+    return None
+
+
+def load_prompts(path: str | Path) -> list[Any]:
+    """The prompts of any file above, or of TRL rows with a ``prompt`` (text or messages), in file order."""
+    path = str(path)
+    columns = set(column_names(path))
+    if "prompt" not in columns:
+        raise InputError("no 'prompt' column", path=path)
+    cls = _record_kind(columns)
+    if cls is not None:
+        return [r.model_dump(mode="json")["prompt"] for r in read_records(path, cls)]
+    prompts = [row["prompt"] for row in _trl_rows(path)]
+    for i, prompt in enumerate(prompts, 1):
+        if not prompt:
+            raise InputError("empty prompt", path=path, line=i, field="prompt")
+    return prompts
+
+
+def split_by_prompt(dataset, fraction: float, seed: int):
+    """(train, held_out): about ``fraction`` of the distinct prompts go to held_out, with all their rows,
+    so no held-out prompt was seen in training. ``fraction == 0`` gives (dataset, None)."""
+    if fraction <= 0:
+        return dataset, None
+    keys = [json.dumps(p, sort_keys=True) for p in dataset["prompt"]]
+    distinct = sorted(set(keys))
+    if len(distinct) < 2:
+        raise InputError("need at least two distinct prompts to hold some out (or give eval_data)")
+    random.Random(seed).shuffle(distinct)
+    n_held = min(len(distinct) - 1, max(1, round(fraction * len(distinct))))
+    held = set(distinct[:n_held])
+    held_idx = [i for i, k in enumerate(keys) if k in held]
+    train_idx = [i for i, k in enumerate(keys) if k not in held]
+    return dataset.select(train_idx), dataset.select(held_idx)
