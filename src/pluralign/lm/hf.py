@@ -128,20 +128,24 @@ class HFBackend:
             ids, mask = self._pad_left([encoded[i] for i in idx])
             if seed is not None:
                 torch.manual_seed(seed + start)
-            sampling = dict(do_sample=True, temperature=temperature, top_p=top_p) if temperature > 0 else dict(
-                do_sample=False, temperature=None, top_p=None, top_k=None)
+            greedy = temperature == 0
+            # Greedy decoding gives one answer; its n copies are computed once.
+            sampling = dict(do_sample=False, temperature=None, top_p=None, top_k=None) if greedy else dict(
+                do_sample=True, temperature=temperature, top_p=top_p)
             out = model.generate(
                 input_ids=ids,
                 attention_mask=mask,
                 max_new_tokens=max_new_tokens,
-                num_return_sequences=n,
+                num_return_sequences=1 if greedy else n,
                 pad_token_id=self.tokenizer.pad_token_id,
                 repetition_penalty=repetition_penalty,
                 **sampling,
             )
             texts = self.tokenizer.batch_decode(out[:, ids.shape[1] :], skip_special_tokens=True)
+            per_prompt = 1 if greedy else n
             for j, i in enumerate(idx):
-                results[i] = [t.strip() for t in texts[j * n : (j + 1) * n]]
+                samples = [t.strip() for t in texts[j * per_prompt : (j + 1) * per_prompt]]
+                results[i] = samples * n if greedy else samples
             if progress:
                 progress(len(idx))
         return results

@@ -1,0 +1,135 @@
+"""Who is clustered, base clusters, and opinion groups chosen by silhouette (Polis's clusters.clj and
+conversation.clj), with scikit-learn's k-means and silhouette.
+
+1. Participant filter ("in-conv"): a participant is clustered when they voted on at least min(7, n_statements)
+   statements (votes on moderated-out statements count); when fewer than 15 qualify, the most active of the
+   rest top the set up to 15. ``keep`` adds participants regardless (a live Polis server never drops anyone it
+   admitted earlier, so reproducing its output needs its earlier set).
+2. Base clusters: k-means with k = min(100, #distinct positions) on the clustered participants' 2-D projections,
+   started, as Polis does, from the first k distinct positions in row order. They compress thousands of people
+   into <= 100 weighted points.
+3. Opinion groups: weighted k-means (weights = base cluster sizes) on the base-cluster centres for each
+   k = 2 .. min(5, 2 + n_base // 12), started from the first k distinct centres; the k with the highest
+   silhouette over the base-cluster centres wins. Polis also delays a change of k until the same k has won
+   4 updates running; a single analysis has no history, so that smoothing has nothing to act on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+
+MIN_VOTES = 7
+GREEDY_N = 15
+BASE_K = 100
+MAX_GROUPS = 5
+
+
+@dataclass
+class Clustering:
+    """in_conv: (n_in,) row indices of clustered participants; base_labels: (n_in,) base cluster of each;
+    base_centers: (n_base, 2); base_sizes: (n_base,); group_of_base: (n_base,) group of each base cluster;
+    groups: (n_participants,) group per participant, -1 when not clustered; silhouettes: {k: score}."""
+
+    in_conv: np.ndarray
+    base_labels: np.ndarray
+    base_centers: np.ndarray
+    base_sizes: np.ndarray
+    group_of_base: np.ndarray
+    groups: np.ndarray
+    silhouettes: dict[int, float]
+
+    @property
+    def n_groups(self) -> int:
+        return int(self.group_of_base.max()) + 1 if self.group_of_base.size else 0
+
+
+def in_conversation(vote_counts: np.ndarray, n_statements: int, keep: np.ndarray | None = None) -> np.ndarray:
+    """Sorted row indices of participants to cluster, from votes cast per participant (n_participants,)."""
+    chosen = vote_counts >= min(MIN_VOTES, n_statements)
+    if keep is not None:
+        chosen[keep] = True
+    missing = GREEDY_N - int(chosen.sum())
+    if missing > 0:
+        rest = np.flatnonzero(~chosen & (vote_counts > 0))
+        top = rest[np.argsort(-vote_counts[rest], kind="stable")[:missing]]
+        chosen[top] = True
+    return np.flatnonzero(chosen)
+
+
+def first_distinct(points: np.ndarray, k: int) -> np.ndarray:
+    """The first ``k`` distinct rows of ``points`` in order (Polis's deterministic k-means start)."""
+    _, first = np.unique(points, axis=0, return_index=True)
+    return points[np.sort(first)[:k]]
+
+
+def kmeans(points: np.ndarray, k: int, weights: np.ndarray | None = None, max_iter: int = 100):
+    """(labels (n,), centres (k', 2)) of Lloyd's k-means from the first k distinct points; k' <= k."""
+    init = first_distinct(points, k)
+    if len(init) == len(points) and weights is None:
+        return np.arange(len(points)), points.copy()
+    model = KMeans(n_clusters=len(init), init=init, n_init=1, max_iter=max_iter, algorithm="lloyd")
+    model.fit(points, sample_weight=weights)
+    return model.labels_, model.cluster_centers_
+
+
+def base_clusters(positions: np.ndarray, k: int = BASE_K):
+    """Base clustering of (n_in, 2) positions -> (labels (n_in,), centres (n_base, 2), sizes (n_base,)).
+
+    Clusters left empty by k-means are dropped and labels renumbered 0..n_base-1 in order of first member.
+    """
+    labels, centers = kmeans(positions, k)
+    used, labels = np.unique(labels, return_inverse=True)
+    return labels, centers[used], np.bincount(labels)
+
+
+def max_groups(n_base: int, cap: int = MAX_GROUPS) -> int:
+    """Largest k tried for opinion groups: min(cap, 2 + n_base // 12)."""
+    return min(cap, 2 + n_base // 12)
+
+
+def group_clusters(centers: np.ndarray, sizes: np.ndarray, cap: int = MAX_GROUPS):
+    """Opinion groups of base clusters -> (group of each base cluster (n_base,), {k: silhouette}).
+
+    Silhouette needs 2 <= k <= n_base - 1 distinct clusters; with fewer than 3 distinct base centres there is
+    one group (label 0 for all) and no silhouettes.
+    """
+    n_distinct = len(np.unique(centers, axis=0))
+    scores, best = {}, None
+    for k in range(2, max_groups(len(centers), cap) + 1):
+        if k > n_distinct - 1:
+            break
+        labels, _ = kmeans(centers, k, weights=sizes.astype(np.float64))
+        if len(np.unique(labels)) < 2:
+            continue
+        scores[k] = float(silhouette_score(centers, labels))
+        if best is None or scores[k] > scores[best[0]]:
+            best = (k, labels)
+    if best is None:
+        return np.zeros(len(centers), dtype=np.int64), scores
+    return _relabel_by_size(best[1], sizes), scores
+
+
+def _relabel_by_size(labels: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Renumber groups 0.. by decreasing number of participants (ties: first base cluster first)."""
+    used, labels = np.unique(labels, return_inverse=True)
+    people = np.bincount(labels, weights=sizes)
+    order = np.lexsort((np.arange(len(used)), -people))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[labels]
+
+
+def cluster(projections: np.ndarray, vote_counts: np.ndarray, n_statements: int, *,
+            keep: np.ndarray | None = None, base_k: int = BASE_K, max_k: int = MAX_GROUPS) -> Clustering:
+    """Participant filter, base clusters and opinion groups from (n_participants, 2) projections."""
+    in_conv = in_conversation(vote_counts, n_statements, keep)
+    base_labels, centers, sizes = base_clusters(projections[in_conv], base_k)
+    group_of_base, scores = group_clusters(centers, sizes, max_k)
+    groups = np.full(len(projections), -1, dtype=np.int64)
+    groups[in_conv] = group_of_base[base_labels]
+    return Clustering(in_conv=in_conv, base_labels=base_labels, base_centers=centers, base_sizes=sizes,
+                      group_of_base=group_of_base, groups=groups, silhouettes=scores)

@@ -1,0 +1,89 @@
+"""Polis's PCA on a sparse vote matrix, and the sparsity-aware projection of participants and statements.
+
+Polis (pca.clj, conversation.clj) computes, on the matrix X (participants x statements, agree = +1 here):
+  1. moderated-out columns set to 0 for everyone;
+  2. missing votes imputed by the column mean mu_j of the votes cast (passes count as 0);
+  3. the first two principal components of the imputed matrix (power iteration there, a truncated SVD here);
+  4. each participant projected using only the votes they cast:
+         p_i = sqrt(n_statements / max(n_cast_i, 1)) * sum_{j cast} (x_ij - mu_j) * comps[:, j]
+     (n_cast counts the zeroed moderated-out columns too, as Polis's zeroed matrix has a value there);
+  5. each statement projected as a participant who agreed with it alone:
+         q_j = sqrt(n_statements) * (1 - mu_j) * comps[:, j],   extremity_j = ||q_j||.
+
+Imputing by the column mean and then centring makes every missing cell exactly 0, so the centred imputed matrix
+has the sparsity of the votes: the PCA runs on a sparse matrix and never builds the dense one. Its principal
+components are the top right singular vectors of that centred sparse matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from sklearn.decomposition import TruncatedSVD
+
+from pluralign.aggregate.opinion.matrix import VoteMatrix
+
+
+@dataclass
+class Projection:
+    """center: (n_statements,) column means mu; comps: (2, n_statements) unit components;
+    participants: (n_participants, 2) projections; statements: (n_statements, 2); extremity: (n_statements,)."""
+
+    center: np.ndarray
+    comps: np.ndarray
+    participants: np.ndarray
+    statements: np.ndarray
+    extremity: np.ndarray
+
+
+def centred_votes(matrix: VoteMatrix) -> tuple[sparse.csr_array, np.ndarray]:
+    """(X - mu on cast votes, 0 elsewhere; moderated-out columns all 0), mu. Shapes (n, m) sparse, (m,)."""
+    values = matrix.values()
+    n_cast = np.bincount(values.indices, minlength=matrix.shape[1])
+    sums = np.bincount(values.indices, weights=values.data, minlength=matrix.shape[1])
+    center = np.divide(sums, n_cast, out=np.zeros_like(sums), where=n_cast > 0)
+    center[matrix.mod_out] = 0.0
+    data = values.data - center[values.indices]
+    data[np.isin(values.indices, matrix.mod_out)] = 0.0
+    return sparse.csr_array((data, values.indices, values.indptr), shape=values.shape), center
+
+
+def principal_components(centred: sparse.csr_array, n_components: int = 2, seed: int = 0) -> np.ndarray:
+    """Top ``n_components`` right singular vectors of the centred matrix, (n_components, m); rows with fewer
+    dimensions than asked are zero. Signs are fixed so each component's largest entry is positive."""
+    n, m = centred.shape
+    k = min(n_components, n - 1, m - 1)
+    comps = np.zeros((n_components, m))
+    if k >= 1 and centred.nnz:
+        svd = TruncatedSVD(n_components=k, algorithm="arpack", random_state=seed).fit(centred)
+        comps[:k] = svd.components_
+    elif min(n, m) >= 1 and centred.nnz:
+        # One participant or one statement: the direction is the data itself (Polis's wrapped-pca does the same).
+        row = centred.toarray()[0] if n == 1 else np.ones(m)
+        comps[0] = row / (np.linalg.norm(row) or 1.0)
+    flip = np.sign(comps[np.arange(n_components), np.abs(comps).argmax(axis=1)])
+    return comps * np.where(flip == 0, 1.0, flip)[:, None]
+
+
+def project(matrix: VoteMatrix, n_components: int = 2, seed: int = 0) -> Projection:
+    """The full Polis PCA step: centre, components, sparsity-aware projections, statement extremity."""
+    centred, center = centred_votes(matrix)
+    comps = principal_components(centred, n_components, seed)
+    n_statements = matrix.shape[1]
+    n_cast = _cast_per_participant(matrix)
+    scale = np.sqrt(n_statements / np.maximum(n_cast, 1))
+    participants = (centred @ comps.T) * scale[:, None]
+    statements = (np.sqrt(n_statements) * (1.0 - center))[:, None] * comps.T
+    return Projection(center=center, comps=comps, participants=participants, statements=statements,
+                      extremity=np.linalg.norm(statements, axis=1))
+
+
+def _cast_per_participant(matrix: VoteMatrix) -> np.ndarray:
+    """Votes cast per participant on statements kept in, plus one per moderated-out statement (Polis's zeroed
+    columns hold a 0 for everyone, which its projection counts as a vote)."""
+    codes = matrix.codes
+    rows = np.repeat(np.arange(codes.shape[0]), np.diff(codes.indptr))
+    kept = ~np.isin(codes.indices, matrix.mod_out)
+    return np.bincount(rows[kept], minlength=codes.shape[0]) + len(matrix.mod_out)

@@ -1,0 +1,315 @@
+"""The elicitation store: processes, participants, statements, votes and judgements, over SQLAlchemy.
+
+Every rule about what input is allowed lives here, so the web app, the CLI and the importers share it:
+one current vote per participant and statement (a re-vote replaces it; every vote is also appended to the
+history), votes only on accepted statements, statement length limits, organiser tokens checked by hash.
+A refused input raises :class:`Rejected` with an HTTP status and a one-line message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from pluralign.elicit import schema as S
+from pluralign.elicit.engine import is_sqlite, make_engine
+from pluralign.elicit.routing import Candidate, Router, priority_then_random
+from pluralign.errors import InputError
+
+MIN_STATEMENT_CHARS = 3
+MAX_STATEMENT_CHARS = 400
+VOTE_WORDS = {"agree": 1, "disagree": -1, "pass": 0}
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+class Rejected(InputError):
+    """Input the store refuses; ``status`` is the HTTP status the web app answers with."""
+
+    def __init__(self, status: int, message: str, **where):
+        super().__init__(message, **where)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    id: int
+    slug: str
+    kind: str
+    title: str
+    instructions: str
+    min_votes: int
+    meta: dict
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Store:
+    """All reads and writes of the elicitation database. ``db``: a SQLite path or a SQLAlchemy URL.
+
+    Opening a store creates or migrates the schema. Writes take ``self.write_lock`` on SQLite (one writer).
+    """
+
+    def __init__(self, db: str | Engine, *, router: Router = priority_then_random, pg_schema: str | None = None):
+        self.engine = db if isinstance(db, Engine) else make_engine(db, pg_schema=pg_schema)
+        self.sqlite = is_sqlite(self.engine)
+        self.router = router
+        self.write_lock = threading.Lock() if self.sqlite else _NoLock()
+        S.migrate(self.engine)
+        self._processes: dict[str, ProcessInfo] = {}
+        self._participants: dict[tuple[int, str], int] = {}
+
+    @contextmanager
+    def writing(self):
+        """A write transaction (serialised on SQLite)."""
+        with self.write_lock, self.engine.begin() as conn:
+            yield conn
+
+    # --- processes -------------------------------------------------------------------------------------
+
+    def create_process(self, kind: str, title: str, *, instructions: str = "", min_votes: int = 0,
+                       slug: str | None = None, meta: dict | None = None, token: str | None = None
+                       ) -> tuple[ProcessInfo, str]:
+        """Create a process; returns it and its organiser token (shown once, stored only as a hash)."""
+        if kind not in ("conversation", "comparison"):
+            raise Rejected(422, f"kind must be 'conversation' or 'comparison', got {kind!r}", field="kind")
+        if not title.strip():
+            raise Rejected(422, "title is empty", field="title")
+        if min_votes < 0:
+            raise Rejected(422, "min_votes must be >= 0", field="min_votes")
+        slug = slug or secrets.token_hex(4)
+        if not SLUG_RE.match(slug):
+            raise Rejected(422, f"slug {slug!r} must be lowercase letters, digits and '-' (max 64)", field="slug")
+        token = token or secrets.token_urlsafe(24)
+        try:
+            with self.writing() as conn:
+                conn.execute(insert(S.Process).values(
+                    slug=slug, kind=kind, title=title.strip(), instructions=instructions, min_votes=min_votes,
+                    token_hash=hash_token(token), created_at=now_ms(), meta=json.dumps(meta or {})))
+        except IntegrityError:
+            raise Rejected(409, f"a process with slug {slug!r} already exists", field="slug") from None
+        return self.process(slug), token
+
+    def process(self, slug: str) -> ProcessInfo:
+        """The process named by ``slug`` (cached: a process's fields do not change after creation)."""
+        info = self._processes.get(slug)
+        if info is None:
+            with self.engine.connect() as conn:
+                row = conn.execute(select(S.Process.__table__).where(S.Process.slug == slug)).first()
+            if row is None:
+                raise Rejected(404, f"no process named {slug!r}")
+            info = ProcessInfo(row.id, row.slug, row.kind, row.title, row.instructions, row.min_votes,
+                               json.loads(row.meta or "{}"))
+            self._processes[slug] = info
+        return info
+
+    def processes(self) -> list[ProcessInfo]:
+        with self.engine.connect() as conn:
+            slugs = conn.execute(select(S.Process.slug).order_by(S.Process.id)).scalars().all()
+        return [self.process(s) for s in slugs]
+
+    def check_token(self, process: ProcessInfo, token: str | None) -> None:
+        """Raise 401/403 unless ``token`` is the organiser token of ``process``."""
+        if not token:
+            raise Rejected(401, "this page needs the organiser token")
+        with self.engine.connect() as conn:
+            stored = conn.execute(select(S.Process.token_hash).where(S.Process.id == process.id)).scalar_one()
+        if not hmac.compare_digest(stored, hash_token(token)):
+            raise Rejected(403, "wrong organiser token")
+
+    def secret(self, key: str = "csrf") -> bytes:
+        """A server secret kept in the database, so it survives restarts and is shared by workers."""
+        with self.engine.connect() as conn:
+            value = conn.execute(select(S.Setting.value).where(S.Setting.key == key)).scalar()
+        if value is None:
+            try:
+                with self.writing() as conn:
+                    conn.execute(insert(S.Setting).values(key=key, value=secrets.token_hex(32)))
+            except IntegrityError:
+                pass  # another worker created it first
+            return self.secret(key)
+        return bytes.fromhex(value)
+
+    # --- participants ----------------------------------------------------------------------------------
+
+    def participant(self, process: ProcessInfo, anon_id: str) -> int:
+        """The participant id of browser ``anon_id`` in ``process``, created on first sight."""
+        key = (process.id, anon_id)
+        pid = self._participants.get(key)
+        if pid is None:
+            with self.engine.connect() as conn:
+                pid = conn.execute(select(S.Participant.id).where(
+                    S.Participant.process_id == process.id, S.Participant.anon_id == anon_id)).scalar()
+            if pid is None:
+                pid = self._insert_numbered(S.Participant, process.id, anon_id=anon_id, created_at=now_ms())
+            self._participants[key] = pid
+        return pid
+
+    def _insert_numbered(self, model, process_id: int, **values) -> int:
+        """Insert a row with the next per-process ``number``; retries when a concurrent writer took it."""
+        for _ in range(10):
+            try:
+                with self.writing() as conn:
+                    number = conn.execute(select(func.coalesce(func.max(model.number) + 1, 0))
+                                          .where(model.process_id == process_id)).scalar_one()
+                    return conn.execute(insert(model).values(process_id=process_id, number=number, **values)
+                                        .returning(model.id)).scalar_one()
+            except IntegrityError:
+                if "anon_id" in values:  # the same browser raced itself: use the row that won
+                    self._participants.clear()
+                    with self.engine.connect() as conn:
+                        pid = conn.execute(select(model.id).where(model.process_id == process_id,
+                                                                  model.anon_id == values["anon_id"])).scalar()
+                    if pid is not None:
+                        return pid
+        raise Rejected(503, "the server is busy; try again")
+
+    # --- statements and votes --------------------------------------------------------------------------
+
+    def add_statement(self, process: ProcessInfo, text: str, *, author: int | None = None,
+                      moderated: int = 0) -> int:
+        """Add a statement (participants' go to the moderation queue: ``moderated=0``); returns its number."""
+        self._require_kind(process, "conversation")
+        text = validate_statement_text(text)
+        return self._number_of(S.Statement, self._insert_numbered(
+            S.Statement, process.id, text=text, author_id=author, moderated=moderated, priority=0.0,
+            created_at=now_ms()))
+
+    def _number_of(self, model, row_id: int) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(model.number).where(model.id == row_id)).scalar_one()
+
+    def moderate(self, process: ProcessInfo, number: int, accept: bool) -> None:
+        """Accept (shown to participants) or reject (hidden) statement ``number``."""
+        with self.writing() as conn:
+            done = conn.execute(update(S.Statement).where(S.Statement.process_id == process.id,
+                                                          S.Statement.number == number)
+                                .values(moderated=1 if accept else -1)).rowcount
+        if not done:
+            raise Rejected(404, f"statement {number} not found in {process.slug!r}")
+
+    def statements(self, process: ProcessInfo, moderated: int | None = None) -> list:
+        """Rows (number, text, author_id, moderated, created_at), by number; optionally one moderation state."""
+        q = select(S.Statement.number, S.Statement.text, S.Statement.author_id, S.Statement.moderated,
+                   S.Statement.created_at).where(S.Statement.process_id == process.id)
+        if moderated is not None:
+            q = q.where(S.Statement.moderated == moderated)
+        with self.engine.connect() as conn:
+            return conn.execute(q.order_by(S.Statement.number)).all()
+
+    def next_statement(self, process: ProcessInfo, participant: int, participant_key: str):
+        """(the statement row to show next or None, remaining unseen count, votes cast)."""
+        voted = select(S.Vote.statement_id).where(S.Vote.participant_id == participant)
+        with self.engine.connect() as conn:
+            unseen = conn.execute(select(S.Statement.number, S.Statement.priority).where(
+                S.Statement.process_id == process.id, S.Statement.moderated == 1,
+                S.Statement.id.not_in(voted))).all()
+            n_voted = conn.execute(select(func.count()).select_from(voted.subquery())).scalar_one()
+            if not unseen:
+                return None, 0, n_voted
+            first = self.router([Candidate(n, p) for n, p in unseen], participant_key)[0]
+            row = conn.execute(select(S.Statement.number, S.Statement.text).where(
+                S.Statement.process_id == process.id, S.Statement.number == first.number)).one()
+        return row, len(unseen), n_voted
+
+    def vote(self, process: ProcessInfo, participant: int, number: int, value: int | str,
+             at: int | None = None) -> None:
+        """Record a vote (1 agree, -1 disagree, 0 pass) on accepted statement ``number``; a re-vote replaces."""
+        value = parse_vote(value)
+        at = at or now_ms()
+        with self.writing() as conn:
+            row = conn.execute(select(S.Statement.id, S.Statement.moderated).where(
+                S.Statement.process_id == process.id, S.Statement.number == number)).first()
+            if row is None:
+                raise Rejected(404, f"statement {number} not found in {process.slug!r}", field="statement")
+            if row.moderated != 1:
+                state = "awaiting moderation" if row.moderated == 0 else "rejected by the organiser"
+                raise Rejected(409, f"statement {number} is not open for voting ({state})", field="statement")
+            upsert_vote(conn, process.id, participant, row.id, value, at)
+
+    def counts(self, process: ProcessInfo) -> dict[str, int]:
+        """Participants, voters, current votes, votes cast, statements by moderation state, judgements."""
+        def count(model, *where):
+            return select(func.count()).select_from(model).where(model.process_id == process.id, *where)
+
+        with self.engine.connect() as conn:
+            n = {name: conn.execute(q).scalar_one() for name, q in {
+                "participants": count(S.Participant),
+                "voters": select(func.count(func.distinct(S.Vote.participant_id))).where(
+                    S.Vote.process_id == process.id),
+                "votes": count(S.Vote),
+                "votes cast": count(S.VoteEvent),
+                "accepted statements": count(S.Statement, S.Statement.moderated == 1),
+                "queued statements": count(S.Statement, S.Statement.moderated == 0),
+                "rejected statements": count(S.Statement, S.Statement.moderated == -1),
+                "judgements": count(S.Judgement),
+            }.items()}
+        return n
+
+    def _require_kind(self, process: ProcessInfo, kind: str) -> None:
+        if process.kind != kind:
+            raise Rejected(404, f"{process.slug!r} is a {process.kind}, not a {kind}")
+
+
+class _NoLock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def upsert_vote(conn: Connection, process_id: int, participant: int, statement_id: int, value: int,
+                at: int) -> None:
+    """Replace the current vote and append to the history, in the caller's transaction."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    row = dict(process_id=process_id, participant_id=participant, statement_id=statement_id, value=value,
+               created_at=at)
+    stmt = dialect_insert(S.Vote).values(**row)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["participant_id", "statement_id"],
+                                            set_={"value": value, "created_at": at}))
+    conn.execute(insert(S.VoteEvent).values(**row))
+
+
+def parse_vote(value: int | str) -> int:
+    """1/-1/0 or agree/disagree/pass -> the Polis CSV code."""
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in VOTE_WORDS:
+            return VOTE_WORDS[word]
+        try:
+            value = int(word)
+        except ValueError:
+            raise Rejected(422, f"vote must be agree, disagree or pass, got {value!r}", field="vote") from None
+    if value not in (-1, 0, 1):
+        raise Rejected(422, f"vote must be 1, -1 or 0, got {value!r}", field="vote")
+    return int(value)
+
+
+def validate_statement_text(text: str) -> str:
+    """Trimmed statement text within the length limits (characters)."""
+    text = " ".join(text.split())
+    if len(text) < MIN_STATEMENT_CHARS:
+        raise Rejected(422, f"statement is too short (at least {MIN_STATEMENT_CHARS} characters)", field="text")
+    if len(text) > MAX_STATEMENT_CHARS:
+        raise Rejected(422, f"statement is too long ({len(text)} characters; at most {MAX_STATEMENT_CHARS})",
+                       field="text")
+    return text

@@ -1,0 +1,51 @@
+"""Direct preference optimisation on TRL's ``DPOTrainer``.
+
+With policy π, frozen reference π_ref (the starting model; with LoRA, the same weights with adapters off) and
+h = log π(y+|x)/π_ref(y+|x) − log π(y−|x)/π_ref(y−|x) (summed token log-probs), the losses are
+
+    sigmoid (DPO):  −log σ(β h)
+    ipo:            (h − 1/(2β))²        (h from length-averaged log-probs, as in TRL)
+    robust:         [−(1 − ε) log σ(β h) + ε log σ(−β h)] / (1 − 2ε),   ε = label_smoothing
+
+The reference log-probs are computed once, before training (``precompute_ref_log_probs``), so no reference
+forward pass runs during training. β·h per pair is the implicit reward margin; its held-out sign is the DPO
+reward accuracy (``eval_rewards/accuracies``). Every log goes to ``metrics.jsonl`` through the reward-hacking
+monitors (reward margin, chosen/rejected log-probs, held-out accuracy).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pluralign.train.checkpoint import lora_config, load_model, load_tokenizer, run_trainer, trainer_arguments
+from pluralign.train.config import DPOConfig
+from pluralign.train.data import load_preferences, split_by_prompt
+
+
+def decided_pairs(dataset):
+    """Keep TRL's three columns, dropping ties (p = 0.5 carries no direction for DPO)."""
+    return dataset.filter(lambda row: row["p_chosen"] > 0.5).select_columns(["prompt", "chosen", "rejected"])
+
+
+def train_dpo(cfg: DPOConfig) -> dict[str, Any]:
+    """DPO-train ``cfg.model`` on ``cfg.data``; returns the run summary with held-out reward accuracy."""
+    from trl import DPOConfig as TRLDPOConfig
+    from trl import DPOTrainer
+
+    tokenizer = load_tokenizer(cfg)
+    conversational = getattr(tokenizer, "chat_template", None) is not None
+    train = load_preferences(cfg.data, conversational=conversational)
+    if cfg.eval_data:
+        held_out = load_preferences(cfg.eval_data, conversational=conversational)
+    else:
+        train, held_out = split_by_prompt(train, cfg.eval_split, cfg.seed)
+    args = TRLDPOConfig(
+        **trainer_arguments(cfg, held_out is not None), beta=cfg.beta, loss_type=[cfg.loss_type],
+        label_smoothing=cfg.label_smoothing, precompute_ref_log_probs=True,
+    )
+    trainer = DPOTrainer(
+        model=load_model(cfg), args=args, train_dataset=decided_pairs(train),
+        eval_dataset=None if held_out is None else decided_pairs(held_out), processing_class=tokenizer,
+        peft_config=lora_config(cfg),
+    )
+    return run_trainer(trainer, cfg, "dpo")

@@ -1,0 +1,134 @@
+"""Records: validation, JSONL/Parquet round trips, TRL datasets, and one-line errors on malformed files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pluralign.errors import InputError
+from pluralign.io import (
+    from_dataset, load_constitution, read_records, save_constitution, to_dataset, write_records,
+)
+from pluralign.records import (
+    Comparison, Constitution, Demonstration, Edit, Participant, Preference, Principle, Provenance, Ranking,
+    Statement, Vote,
+)
+
+CHAT = [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi?"}]
+
+
+def sample_records():
+    prov = Provenance(participants=["p1", "p2"], principles=["c1"], rule="schulze", model="m", run="r1",
+                      details={"weights": {"p1": 0.5}})
+    principle = Principle(id="c1", text="Be honest.", critique_request="Where is it dishonest?",
+                          revision_request="Rewrite it honestly.", choice_prompt="Which is more honest?")
+    return [
+        Participant(id="p1", attributes={"age": "18-29", "country": "TW"}, weight=1.5, group="0"),
+        Statement(id="s1", text="The AI should not use emojis.", author="p1", moderated=1),
+        Vote(participant="p1", statement="s1", value="agree"),
+        Vote(participant="p2", statement="s1", value=-1, timestamp=12.5),
+        Comparison(prompt="Q", response_a="A", response_b="B", label="a", strength=3, annotator="p1", provenance=prov),
+        Comparison(prompt=CHAT, response_a="A", response_b="B", p_a=0.3, weight=0.2),
+        Ranking(prompt="Q", candidates=["x", "y", "z"], order=[["y"], ["x", "z"]], annotator="p2"),
+        Preference(prompt=CHAT, chosen="good", rejected="bad", provenance=prov),
+        Preference(prompt="plain", chosen=[{"role": "assistant", "content": "good"}], rejected="bad", margin=0.5),
+        principle,
+        Constitution(name="ours", principles=[principle], provenance=prov),
+        Demonstration(prompt="Q", completion="A", provenance=prov),
+        Edit(prompt="Q", original="long answer", edited="short", annotator="p1"),
+    ]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_every_kind_round_trips(tmp_path, suffix):
+    records = sample_records()
+    by_kind: dict[type, list] = {}
+    for r in records:
+        by_kind.setdefault(type(r), []).append(r)
+    for cls, group in by_kind.items():
+        path = tmp_path / f"{cls.kind}{suffix}"
+        assert write_records(path, group) == len(group)
+        assert read_records(path, cls.kind) == group
+
+
+def test_vote_words_and_soft_label_defaults():
+    assert Vote(participant="a", statement="b", value="disagree").value == -1
+    assert Comparison(prompt="q", response_a="a", response_b="b", label="tie").p_a == 0.5
+    with pytest.raises(ValueError, match="label"):
+        Comparison(prompt="q", response_a="a", response_b="b")
+
+
+@pytest.mark.parametrize(
+    "row, field",
+    [
+        ({"prompt": "q", "candidates": ["a", "b"], "order": [["a"], ["c"]]}, "order names unknown candidate"),
+        ({"prompt": "q", "candidates": ["a", "b"], "order": [["a"], ["a"]]}, "repeats"),
+        ({"prompt": "q", "candidates": ["a", "b"], "order": [[]]}, "empty tier"),
+        ({"prompt": "q", "candidates": ["a", "b"], "order": [["a"]], "weight": -1}, "weight"),
+    ],
+)
+def test_bad_ranking_is_named(tmp_path, row, field):
+    path = tmp_path / "r.jsonl"
+    good = {"prompt": "q", "candidates": ["a", "b"], "order": [["a", "b"]]}
+    path.write_text(json.dumps(good) + "\n" + json.dumps(row) + "\n")
+    with pytest.raises(InputError) as err:
+        read_records(path, "ranking")
+    assert str(err.value).startswith(f"{path}:2: ")
+    assert field in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_malformed_json_names_line_and_field(tmp_path):
+    path = tmp_path / "v.jsonl"
+    path.write_text('{"participant": "a", "statement": "s", "value": 1}\n\n{"participant": "a", "statement": "s", "value": 2}\n')
+    with pytest.raises(InputError, match=r"v\.jsonl:3: field 'value'"):
+        read_records(path, "vote")
+    path.write_text('{"participant": "a", "statement": "s", "value": 1}\n{oops\n')
+    with pytest.raises(InputError, match=r"v\.jsonl:2: invalid JSON"):
+        read_records(path, "vote")
+    path.write_text('{"participant": "a", "statement": "s", "value": 1, "colour": "red"}\n')
+    with pytest.raises(InputError, match="field 'colour'"):
+        read_records(path, "vote")
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    path = tmp_path / "out.jsonl"
+    path.write_text("old\n")
+
+    def rows():
+        yield Vote(participant="a", statement="s", value=1)
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        write_records(path, rows())
+    assert path.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+def test_trl_datasets_standard_and_conversational():
+    prefs = [r for r in sample_records() if isinstance(r, Preference)]
+    standard = to_dataset(prefs)
+    assert standard.column_names[:4] == ["id", "prompt", "chosen", "rejected"] or {"prompt", "chosen", "rejected"} <= set(standard.column_names)
+    assert isinstance(standard[1]["prompt"], str) and standard[1]["chosen"] == "good"
+    conv = to_dataset(prefs, conversational=True)
+    assert conv[0]["prompt"] == CHAT
+    assert conv[0]["chosen"] == [{"role": "assistant", "content": "good"}]
+    assert conv[1]["prompt"] == [{"role": "user", "content": "plain"}]
+    back = from_dataset(conv, "preference")
+    assert back[0].provenance == prefs[0].provenance and back[0].prompt == prefs[0].prompt
+    demos = to_dataset([r for r in sample_records() if isinstance(r, Demonstration)])
+    assert {"prompt", "completion"} <= set(demos.column_names)
+
+
+def test_constitution_file(tmp_path):
+    constitution = next(r for r in sample_records() if isinstance(r, Constitution))
+    path = tmp_path / "c.json"
+    save_constitution(path, constitution)
+    assert load_constitution(path) == constitution
+    assert read_records(path, "constitution") == [constitution]
+    data = json.loads(path.read_text())
+    data["principles"].append(data["principles"][0])
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError, match="duplicate principle ids"):
+        load_constitution(path)
