@@ -35,9 +35,9 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 class Rejected(InputError):
     """Input the store refuses; ``status`` is the HTTP status the web app answers with."""
 
-    def __init__(self, status: int, message: str, **where):
-        super().__init__(message, **where)
-        self.status = status
+    def __init__(self, status: int, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.status, self.field = status, field
 
 
 @dataclass(frozen=True)
