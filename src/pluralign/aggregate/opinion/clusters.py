@@ -5,13 +5,17 @@ conversation.clj), with scikit-learn's k-means and silhouette.
    statements (votes on moderated-out statements count); when fewer than 15 qualify, the most active of the
    rest top the set up to 15. ``keep`` adds participants regardless (a live Polis server never drops anyone it
    admitted earlier, so reproducing its output needs its earlier set).
-2. Base clusters: k-means with k = min(100, #distinct positions) on the clustered participants' 2-D projections,
-   started, as Polis does, from the first k distinct positions in row order. They compress thousands of people
-   into <= 100 weighted points.
+2. Base clusters: k-means with k = min(100, #distinct positions) on the clustered participants' 2-D projections.
+   They compress thousands of people into <= 100 weighted points.
 3. Opinion groups: weighted k-means (weights = base cluster sizes) on the base-cluster centres for each
-   k = 2 .. min(5, 2 + n_base // 12), started from the first k distinct centres; the k with the highest
-   silhouette over the base-cluster centres wins. Polis also delays a change of k until the same k has won
-   4 updates running; a single analysis has no history, so that smoothing has nothing to act on.
+   k = 2 .. min(5, 2 + n_base // 12); the k with the highest silhouette over the base-cluster centres wins.
+
+Starts (``init``): Polis starts k-means from the first k distinct points in row order, then keeps each result as
+the start of its next update, and it changes k only after the same k has won 4 updates running. Its output
+therefore depends on the conversation's history. ``init="polis"`` uses the first-distinct start and reproduces the
+live server when given that history (the clustered set ``keep``, the number of groups ``n_groups`` and the row
+order of its base clusters). Without history, ``init="best"`` (the default) keeps the lowest-inertia result of
+several k-means++ starts, which agrees better with Polis's published groups (see docs/opinion.md).
 """
 
 from __future__ import annotations
@@ -66,22 +70,30 @@ def first_distinct(points: np.ndarray, k: int) -> np.ndarray:
     return points[np.sort(first)[:k]]
 
 
-def kmeans(points: np.ndarray, k: int, weights: np.ndarray | None = None, max_iter: int = 100):
-    """(labels (n,), centres (k', 2)) of Lloyd's k-means from the first k distinct points; k' <= k."""
-    init = first_distinct(points, k)
-    if len(init) == len(points) and weights is None:
-        return np.arange(len(points)), points.copy()
-    model = KMeans(n_clusters=len(init), init=init, n_init=1, max_iter=max_iter, algorithm="lloyd")
+def kmeans(points: np.ndarray, k: int, weights: np.ndarray | None = None, *, init: str = "best",
+           n_init: int = 3, seed: int = 0, max_iter: int = 100):
+    """(labels (n,), centres (k', 2)) of Lloyd's k-means; k' = min(k, #distinct points).
+
+    init: "polis" starts from the first k distinct points; "best" keeps the lowest-inertia of ``n_init``
+    k-means++ starts (seeded).
+    """
+    first = first_distinct(points, k)
+    if len(first) == len(points):
+        return np.arange(len(points)), points.copy()  # every distinct point is its own cluster
+    start = first if init == "polis" else "k-means++"
+    model = KMeans(n_clusters=len(first), init=start, n_init=1 if init == "polis" else n_init,
+                   max_iter=max_iter, algorithm="lloyd", random_state=seed)
     model.fit(points, sample_weight=weights)
     return model.labels_, model.cluster_centers_
 
 
-def base_clusters(positions: np.ndarray, k: int = BASE_K):
+def base_clusters(positions: np.ndarray, k: int = BASE_K, *, init: str = "best", seed: int = 0):
     """Base clustering of (n_in, 2) positions -> (labels (n_in,), centres (n_base, 2), sizes (n_base,)).
 
-    Clusters left empty by k-means are dropped and labels renumbered 0..n_base-1 in order of first member.
+    Clusters left empty by k-means are dropped. One k-means++ start suffices here: with 100 clusters in 2-D the
+    starts differ little, and the groups are chosen from several starts on top.
     """
-    labels, centers = kmeans(positions, k)
+    labels, centers = kmeans(positions, k, init=init, n_init=1, seed=seed)
     used, labels = np.unique(labels, return_inverse=True)
     return labels, centers[used], np.bincount(labels)
 
@@ -91,18 +103,21 @@ def max_groups(n_base: int, cap: int = MAX_GROUPS) -> int:
     return min(cap, 2 + n_base // 12)
 
 
-def group_clusters(centers: np.ndarray, sizes: np.ndarray, cap: int = MAX_GROUPS):
+def group_clusters(centers: np.ndarray, sizes: np.ndarray, cap: int = MAX_GROUPS, *, n_groups: int | None = None,
+                   init: str = "best", seed: int = 0):
     """Opinion groups of base clusters -> (group of each base cluster (n_base,), {k: silhouette}).
 
+    n_groups: force k (Polis's smoothed k) instead of choosing by silhouette.
     Silhouette needs 2 <= k <= n_base - 1 distinct clusters; with fewer than 3 distinct base centres there is
     one group (label 0 for all) and no silhouettes.
     """
     n_distinct = len(np.unique(centers, axis=0))
     scores, best = {}, None
-    for k in range(2, max_groups(len(centers), cap) + 1):
+    ks = [n_groups] if n_groups else range(2, max_groups(len(centers), cap) + 1)
+    for k in ks:
         if k > n_distinct - 1:
             break
-        labels, _ = kmeans(centers, k, weights=sizes.astype(np.float64))
+        labels, _ = kmeans(centers, k, weights=sizes.astype(np.float64), init=init, seed=seed)
         if len(np.unique(labels)) < 2:
             continue
         scores[k] = float(silhouette_score(centers, labels))
@@ -124,11 +139,12 @@ def _relabel_by_size(labels: np.ndarray, sizes: np.ndarray) -> np.ndarray:
 
 
 def cluster(projections: np.ndarray, vote_counts: np.ndarray, n_statements: int, *,
-            keep: np.ndarray | None = None, base_k: int = BASE_K, max_k: int = MAX_GROUPS) -> Clustering:
+            keep: np.ndarray | None = None, base_k: int = BASE_K, max_k: int = MAX_GROUPS,
+            n_groups: int | None = None, init: str = "best", seed: int = 0) -> Clustering:
     """Participant filter, base clusters and opinion groups from (n_participants, 2) projections."""
     in_conv = in_conversation(vote_counts, n_statements, keep)
-    base_labels, centers, sizes = base_clusters(projections[in_conv], base_k)
-    group_of_base, scores = group_clusters(centers, sizes, max_k)
+    base_labels, centers, sizes = base_clusters(projections[in_conv], base_k, init=init, seed=seed)
+    group_of_base, scores = group_clusters(centers, sizes, max_k, n_groups=n_groups, init=init, seed=seed)
     groups = np.full(len(projections), -1, dtype=np.int64)
     groups[in_conv] = group_of_base[base_labels]
     return Clustering(in_conv=in_conv, base_labels=base_labels, base_centers=centers, base_sizes=sizes,
