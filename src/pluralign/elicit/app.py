@@ -248,6 +248,8 @@ def organiser_cookie(slug: str) -> str:
 
 def int_field(form: dict, name: str) -> int:
     value = form.get(name)
+    if value is None:
+        raise Rejected(422, f"field {name!r} is missing", field=name)
     try:
         return int(value)
     except (TypeError, ValueError):

@@ -55,7 +55,7 @@ def read_spec(path: Path) -> dict:
 def create_from_spec(store, spec: dict, *, slug: str | None = None):
     """Create the process a spec describes; returns (process, organiser token)."""
     from pluralign.elicit.comparisons import create_comparison
-    from pluralign.elicit.store import Rejected
+    from pluralign.elicit.store import Rejected, validate_statement_text
 
     fields = dict(instructions=spec.get("instructions", ""), slug=slug or spec.get("slug"))
     if spec["kind"] == "comparison":
@@ -63,6 +63,8 @@ def create_from_spec(store, spec: dict, *, slug: str | None = None):
     statements = spec.get("statements", [])
     if not isinstance(statements, list) or not all(isinstance(s, str) for s in statements):
         raise Rejected(422, "'statements' must be a list of texts", field="statements")
+    for text in statements:  # check all before writing anything
+        validate_statement_text(text)
     process, token = store.create_process(spec["kind"], spec["title"], min_votes=int(spec.get("min_votes", 40)),
                                           **fields)
     for text in statements:

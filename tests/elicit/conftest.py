@@ -1,0 +1,55 @@
+"""Fixtures for the elicitation tests: a store on a temporary SQLite file and, when PLURALIGN_TEST_PG_URL is
+set, the same tests again on PostgreSQL (each test in its own schema, dropped afterwards)."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+
+import pytest
+
+PG_URL = os.environ.get("PLURALIGN_TEST_PG_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request, tmp_path):
+    """A fresh :class:`Store`: SQLite in tmp_path, or PostgreSQL in a throwaway schema."""
+    from pluralign.elicit.store import Store
+
+    if request.param == "sqlite":
+        yield Store(str(tmp_path / "elicit.db"))
+        return
+    from sqlalchemy import create_engine, text
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    s = Store(PG_URL, pg_schema=schema)
+    try:
+        yield s
+    finally:
+        s.engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def conversation(store):
+    """(store, process, organiser token): a conversation with three accepted seed statements."""
+    process, token = store.create_process("conversation", "Rules for our AI", instructions="Vote please",
+                                          min_votes=2, slug="rules")
+    for text in ("The AI should be honest.", "The AI should not give medical advice.",
+                 "The AI should <script>alert(1)</script> respect privacy."):
+        store.add_statement(process, text, moderated=1)
+    return store, process, token
+
+
+def form_value(html: str, name: str) -> str:
+    """The value of the first hidden input ``name`` in a page."""
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match, f"no input {name!r} in page"
+    return match.group(1)
