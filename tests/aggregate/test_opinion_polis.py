@@ -1,0 +1,73 @@
+"""Known answers from the live Polis math server, and agreement with Polis's groups on real conversations."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from pluralign.aggregate.opinion import VoteMatrix, analyze, read_polis_api, read_polis_export, read_polis_groups
+
+KNOWN = ["below-100-ptpts", "25ptpt-3gp-no-strict-with-meta"]
+
+
+def in_polis_order(matrix: VoteMatrix, math: dict) -> VoteMatrix:
+    """Rows in the order Polis created its base clusters (its k-means starts depend on that history)."""
+    order = [str(p) for members in math["base-clusters"]["members"] for p in members]
+    rows = [matrix.participants.index(p) for p in order]
+    rows += [i for i in range(matrix.shape[0]) if i not in rows]
+    return VoteMatrix(codes=matrix.codes[rows], participants=[matrix.participants[i] for i in rows],
+                      statements=matrix.statements, mod_out=matrix.mod_out, meta=matrix.meta)
+
+
+@pytest.fixture(scope="module", params=KNOWN)
+def known(request, shared_data):
+    folder = shared_data / "polis" / "polismath-known-answers" / request.param
+    math = json.loads((folder / "math-pca2.json").read_text())
+    matrix = in_polis_order(read_polis_api(folder), math)
+    # Polis's history-dependent inputs: who it had admitted and how many groups its smoother held.
+    result = analyze(matrix, keep=math["in-conv"], n_groups=len(math["group-clusters"]), init="polis")
+    base = dict(zip(math["base-clusters"]["id"], math["base-clusters"]["members"]))
+    truth = {str(p): g["id"] for g in math["group-clusters"] for b in g["members"] for p in base[b]}
+    return math, result, truth
+
+
+def test_pca_matches(known):
+    math, result, _ = known
+    comps = np.array(math["pca"]["comps"])
+    for ours, theirs in zip(result.projection.comps, comps):
+        assert abs(ours @ theirs) / np.linalg.norm(ours) / np.linalg.norm(theirs) >= 0.99
+    # Polis's internal sign is agree = -1: its centre is minus ours.
+    np.testing.assert_allclose(-result.projection.center, math["pca"]["center"], atol=1e-9)
+    np.testing.assert_allclose(result.projection.extremity, math["pca"]["comment-extremity"], atol=1e-9)
+
+
+def test_groups_consensus_and_repness_match(known):
+    math, result, truth = known
+    m = result.matrix
+    rows = [i for i, p in enumerate(m.participants) if p in truth]
+    assert adjusted_rand_score([truth[m.participants[i]] for i in rows], result.groups[rows]) >= 0.9
+    gac = result.to_dict()["group_aware_consensus"]
+    for tid, value in math["group-aware-consensus"].items():
+        assert gac[tid] == pytest.approx(value, abs=1e-6)
+    ours = result.to_dict()
+    for g in range(result.n_groups):
+        members = [truth[m.participants[i]] for i in np.flatnonzero(result.groups == g)]
+        polis_group = max(set(members), key=members.count)
+        expected = {(str(e["tid"]), e["repful-for"]) for e in math["repness"][str(polis_group)]}
+        assert {(e["statement"], e["repful_for"]) for e in ours["repness"][str(g)]} == expected
+    for side in ("agree", "disagree"):
+        assert [e["statement"] for e in ours["consensus"][side]] == [str(e["tid"]) for e in math["consensus"][side]]
+    for tid, value in math["comment-priorities"].items():
+        assert ours["priority"][tid] == pytest.approx(value, rel=1e-6)
+
+
+def test_vtaiwan_groups_agree_with_polis(shared_data):
+    folder = shared_data / "polis" / "vtaiwan.uberx"
+    result = analyze(read_polis_export(folder))
+    polis = read_polis_groups(folder)
+    rows = [i for i, p in enumerate(result.matrix.participants) if p in polis and result.groups[i] >= 0]
+    ari = adjusted_rand_score([polis[result.matrix.participants[i]] for i in rows], result.groups[rows])
+    assert result.n_groups == 2 and ari >= 0.8
