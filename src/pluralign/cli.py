@@ -30,6 +30,7 @@ def _register_stages() -> None:
     app.command("demo")(demo)
     # Stage commands (one line each, in flow order):
     from pluralign.elicit.cli import elicit_app, serve; app.add_typer(elicit_app, name="elicit"); app.command("serve")(serve)  # noqa: E702
+    import pluralign.train.cli_rl  # noqa: F401  (adds ppo, rloo, grpo to the train group)
     from pluralign.train.cli import train_app; app.add_typer(train_app, name="train")  # noqa: E702
 
 

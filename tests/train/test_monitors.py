@@ -10,7 +10,6 @@ import pytest
 
 from pluralign.train.monitors import (
     MetricsLogger,
-    MonitorCallback,
     RewardHackingWarning,
     from_trl_logs,
     length_explosion,
@@ -52,7 +51,7 @@ def test_hacking_trace_fires_both_warnings(tmp_path):
 
 
 def test_clean_trace_is_quiet(tmp_path):
-    for seed in range(5):  # proxy and gold rise together, length drifts by 30%: nothing to warn about
+    for seed in range(3):  # proxy and gold rise together, length drifts by 30%: nothing to warn about
         _, fired, caught = _run(tmp_path / str(seed), *_trace(40, 1, 1, 0.3, seed=seed))
         assert fired == [] and caught == []
         assert "<li>none</li>" in (tmp_path / str(seed) / "metrics.html").read_text()
@@ -84,18 +83,10 @@ def test_resumed_run_replaces_repeated_steps(tmp_path):
     assert [(r["step"], r["reward"]) for r in rows] == [(0, 0.0), (1, 1.0), (2, 2.0), (3, 30.0)]
 
 
-def test_trl_logs_are_mapped_and_callback_logs(tmp_path):
+def test_trl_logs_are_mapped():
     logs = {"reward": 0.5, "rewards/proxy/mean": 0.5, "rewards/gold/mean": 0.1, "kl": 0.02,
             "completions/mean_length": 10.0, "loss": 1.5, "note": "text"}
     mapped = from_trl_logs(logs)
     assert mapped["reward"] == 0.5 and mapped["gold"] == 0.1 and mapped["response_length"] == 10.0
     assert mapped["kl"] == pytest.approx(0.2) and mapped["kl_per_token"] == 0.02 and "note" not in mapped
 
-    class State:
-        is_world_process_zero, global_step = True, 7
-
-    callback = MonitorCallback(MetricsLogger(tmp_path))
-    callback.on_log(None, State(), None, logs=logs)
-    callback.on_train_end(None, State(), None)
-    assert json.loads((tmp_path / "metrics.jsonl").read_text())["step"] == 7
-    assert (tmp_path / "metrics.html").is_file()

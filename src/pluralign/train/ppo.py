@@ -37,36 +37,50 @@ from pluralign.train.config import RunConfig, _range, save_config
 
 
 @dataclass
-class PPOConfig(RunConfig):
-    """PPO with a KL penalty. ``steps`` counts rollout+update iterations; ``batch_size`` is the minibatch.
+class RLConfig(RunConfig):
+    """What every RL run shares (ours and TRL's): a reward to maximise under a KL leash, and sampling.
 
     reward / gold: scorer specs (:func:`pluralign.train.scorers.load_scorer`); gold is only monitored, never
-    optimised. rollout_size: prompts per step; ppo_epochs: passes over each rollout; beta: initial KL coefficient;
-    adaptive_kl, kl_target (nats per response), kl_horizon (samples): Ziegler's controller; gamma, lam: GAE;
-    cliprange / cliprange_value: PPO clipping of the ratio and of the value change; vf_coef: value loss weight;
-    max_new_tokens, temperature: sampling; max_length: prompt tokens kept (from the end).
-    length_explosion, monitor_window: the reward-hacking monitors' settings.
+    optimised. beta: (initial) KL coefficient; max_new_tokens, temperature: sampling; cliprange: PPO's ratio clip.
     """
 
-    output_dir: str = "runs/ppo"
     reward: str | None = None
     gold: str | None = None
     lr: float = field(default=1e-4, metadata=_range(0.0, 1.0, open_lo=True))
     steps: int = field(default=30, metadata=_range(1))
+    beta: float = field(default=0.05, metadata=_range(0.0))
+    max_new_tokens: int = field(default=32, metadata=_range(1))
+    temperature: float = field(default=1.0, metadata=_range(0.0, open_lo=True))
+    cliprange: float = field(default=0.2, metadata=_range(0.0, open_lo=True))
+
+    def validate(self, source: str = "<config>", flagged=()) -> None:
+        super().validate(source, flagged)
+        if self.reward is None:
+            raise InputError("missing: give 'reward' (a reward model directory, count:CHARS or module:function)",
+                             path=source, field="reward")
+
+
+@dataclass
+class PPOConfig(RLConfig):
+    """PPO with a KL penalty. ``steps`` counts rollout+update iterations; ``batch_size`` is the minibatch.
+
+    rollout_size: prompts per step; ppo_epochs: passes over each rollout; adaptive_kl, kl_target (nats per
+    response), kl_horizon (samples): Ziegler's controller; gamma, lam: GAE; cliprange_value: clip of the value
+    change; vf_coef: value loss weight; max_length: prompt tokens kept (from the end).
+    length_explosion, monitor_window: the reward-hacking monitors' settings.
+    """
+
+    output_dir: str = "runs/ppo"
     rollout_size: int = field(default=8, metadata=_range(1))
     ppo_epochs: int = field(default=4, metadata=_range(1))
-    beta: float = field(default=0.05, metadata=_range(0.0))
     adaptive_kl: bool = True
     kl_target: float = field(default=6.0, metadata=_range(0.0, open_lo=True))
     kl_horizon: int = field(default=10000, metadata=_range(1))
     gamma: float = field(default=1.0, metadata=_range(0.0, 1.0))
     lam: float = field(default=0.95, metadata=_range(0.0, 1.0))
-    cliprange: float = field(default=0.2, metadata=_range(0.0, open_lo=True))
     cliprange_value: float = field(default=0.2, metadata=_range(0.0, open_lo=True))
     vf_coef: float = field(default=0.1, metadata=_range(0.0))
     max_grad_norm: float = field(default=1.0, metadata=_range(0.0, open_lo=True))
-    max_new_tokens: int = field(default=32, metadata=_range(1))
-    temperature: float = field(default=1.0, metadata=_range(0.0, open_lo=True))
     length_explosion: float = field(default=2.0, metadata=_range(1.0, open_lo=True))
     monitor_window: int = field(default=10, metadata=_range(3))
     save_every: int = field(default=10, metadata=_range(1))
@@ -74,9 +88,6 @@ class PPOConfig(RunConfig):
 
     def validate(self, source: str = "<config>", flagged=()) -> None:
         super().validate(source, flagged)
-        if self.reward is None:
-            raise InputError("missing: give 'reward' (a reward model directory, count:CHARS or module:function)",
-                             path=source, field="reward")
         if self.batch_size > self.rollout_size:
             raise InputError(f"must be <= rollout_size ({self.rollout_size}), got {self.batch_size}",
                              path=source, field="batch_size")
@@ -167,26 +178,20 @@ def ppo_losses(logprobs, old_logprobs, advantages, values, old_values, returns, 
 def build_policy(cfg: PPOConfig, model=None, tokenizer=None):
     """(policy, value_head, tokenizer, reference): the reference is None with LoRA (adapter disabled)."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from pluralign.train.checkpoint import load_model, load_tokenizer, lora_config
 
     if model is None:
-        from pluralign.lm.cache import resolve_model_path
-
-        path, _ = resolve_model_path(cfg.model)
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        model, tokenizer = load_model(cfg), load_tokenizer(cfg)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = model.float()
     if cfg.lora:
-        from peft import LoraConfig, get_peft_model
+        from peft import get_peft_model
 
-        reference = None
-        policy = get_peft_model(model, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
-                                                  target_modules="all-linear", task_type="CAUSAL_LM"))
+        reference, policy = None, get_peft_model(model, lora_config(cfg))
     else:
-        reference = copy.deepcopy(model).eval().requires_grad_(False)
-        policy = model
+        reference, policy = copy.deepcopy(model).eval().requires_grad_(False), model
     value_head = torch.nn.Linear(model.config.hidden_size, 1)
     torch.nn.init.zeros_(value_head.weight)  # start from V = 0: no prior on the reward scale
     torch.nn.init.zeros_(value_head.bias)
@@ -305,7 +310,10 @@ def load_checkpoint(path: Path, policy, value_head, optimizer, kl_ctl, rng: rand
     import torch
 
     state = torch.load(path, weights_only=False)
-    policy.load_state_dict(state["policy"], strict=False)
+    # Only trainable weights are saved; anything else in the file means a different model or LoRA setting.
+    if policy.load_state_dict(state["policy"], strict=False).unexpected_keys:
+        raise InputError("checkpoint was written for a different model or LoRA setting; use a new output_dir",
+                         path=str(path))
     value_head.load_state_dict(state["value_head"])
     optimizer.load_state_dict(state["optimizer"])
     kl_ctl.value = state["beta"]
