@@ -224,3 +224,35 @@ def read_polis_api(directory: str | Path) -> VoteMatrix:
                  [int(v["vote"]) for v in votes],
                  order=[float(v.get("modified") or 0) for v in votes],
                  statements=tids, mod_out=mod_out, meta=meta, source=str(directory / "votes.json"))
+
+
+def read_statement_texts(source: str | Path) -> dict[str, str]:
+    """Statement id -> text, from a Polis export directory (comments.csv ``comment-body``), the Polis API
+    directory (comments.json ``txt``) or a JSONL of :class:`~pluralign.records.Statement` records."""
+    source = Path(source)
+    if source.is_dir() and (source / "comments.csv").is_file():
+        return {str(_int(r, "comment-id", source / "comments.csv", i + 2)): r.get("comment-body", "")
+                for i, r in enumerate(_read_csv(source / "comments.csv"))}
+    if source.is_dir() and (source / "comments.json").is_file():
+        rows = json.loads((source / "comments.json").read_text(encoding="utf-8"))
+        return {str(r.get("tid", r.get("statement_id"))): r["txt"] for r in rows}
+    if source.is_dir():
+        raise InputError("no comments.csv or comments.json with the statements' text", path=str(source))
+    from pluralign.io import read_records
+    from pluralign.records import Statement
+
+    return {s.id: s.text for s in read_records(source, Statement)}
+
+
+def read_votes(source: str | Path, statements: str | Path | None = None) -> VoteMatrix:
+    """Votes from a Polis export directory, a Polis API directory, or a Vote JSONL (with optional Statement
+    JSONL ``statements`` for the full list and moderation)."""
+    source = Path(source)
+    if source.is_dir():
+        return read_polis_api(source) if (source / "votes.json").is_file() else read_polis_export(source)
+    if statements is not None:
+        from pluralign.io import read_records
+        from pluralign.records import Statement
+
+        return from_votes(source, statements=read_records(statements, Statement))
+    return from_votes(source)
