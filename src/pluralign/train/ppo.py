@@ -52,6 +52,7 @@ class RLConfig(RunConfig):
     max_new_tokens: int = field(default=32, metadata=_range(1))
     temperature: float = field(default=1.0, metadata=_range(0.0, open_lo=True))
     cliprange: float = field(default=0.2, metadata=_range(0.0, open_lo=True))
+    log_every: int = field(default=1, metadata=_range(1))  # RL steps are slow and the monitors need each one
 
     def validate(self, source: str = "<config>", flagged=()) -> None:
         super().validate(source, flagged)
@@ -84,7 +85,6 @@ class PPOConfig(RLConfig):
     length_explosion: float = field(default=2.0, metadata=_range(1.0, open_lo=True))
     monitor_window: int = field(default=10, metadata=_range(3))
     save_every: int = field(default=10, metadata=_range(1))
-    log_every: int = field(default=1, metadata=_range(1))
 
     def validate(self, source: str = "<config>", flagged=()) -> None:
         super().validate(source, flagged)
