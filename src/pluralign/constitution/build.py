@@ -35,7 +35,7 @@ class BuildConfig:
     top_k: int | None = 10
     min_consensus: float | None = None
     min_group_agree: float | None = 0.5
-    merge_threshold: float = 0.8
+    merge_threshold: float | None = 0.8  # None: no merging
     templates: PrincipleTemplates = field(default_factory=PrincipleTemplates)
 
 
@@ -140,8 +140,10 @@ def build(result: OpinionResult, texts: dict[str, str], config: BuildConfig | No
     candidates = select(result, texts, config)
     if not candidates:
         raise InputError("no statement meets the selection criteria (lower --min-group-agree or --min-consensus)")
-    vectors = embeddings_fn([c.text for c in candidates]) if embeddings_fn and len(candidates) > 1 else None
-    kept, merges = merge_near_duplicates(candidates, config.merge_threshold, vectors)
+    kept, merges = candidates, []
+    if config.merge_threshold is not None:
+        vectors = embeddings_fn([c.text for c in candidates]) if embeddings_fn and len(candidates) > 1 else None
+        kept, merges = merge_near_duplicates(candidates, config.merge_threshold, vectors)
     principles = to_principles(kept, config, lm=lm, source=source)
     participants = [result.matrix.participants[i] for i in result.clustering.in_conv]
     constitution = Constitution(name=name, principles=principles, provenance=Provenance(
