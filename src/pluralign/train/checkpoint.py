@@ -68,8 +68,14 @@ def lora_config(cfg: RunConfig, task_type: str = "CAUSAL_LM"):
 
 
 def trainer_arguments(cfg: RunConfig, has_eval: bool) -> dict[str, Any]:
-    """Our config as keyword arguments of TRL's ``*Config`` (a ``transformers.TrainingArguments``)."""
-    return dict(
+    """Our config as keyword arguments of TRL's ``*Config`` (a ``transformers.TrainingArguments``).
+
+    Without a GPU, ``use_cpu`` is set: under a multi-process launcher (``accelerate launch --multi_gpu`` or
+    ``torchrun``) accelerate then runs DDP over gloo instead of looking for GPUs.
+    """
+    import torch
+
+    return dict(use_cpu=not torch.cuda.is_available(),
         output_dir=cfg.output_dir, max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size,
         per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
         learning_rate=cfg.lr, warmup_steps=cfg.warmup_steps, seed=cfg.seed, data_seed=cfg.seed,
