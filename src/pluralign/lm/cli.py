@@ -30,6 +30,23 @@ def info(model: ModelOpt = "default") -> None:
         typer.echo(f"parameters: {lm.num_parameters():,}")
 
 
+@model_app.command("serve")
+def serve(
+    model: ModelOpt = "default",
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    served_name: Annotated[str | None, typer.Option(help="model id clients ask for (default: the model's name)")] = None,
+) -> None:
+    """Serve a local model over an OpenAI-compatible HTTP API (completions with echo+logprobs, chat)."""
+    import uvicorn
+
+    from pluralign.lm.hf import HFBackend
+    from pluralign.lm.server import create_app
+
+    lm = HFBackend(model)
+    uvicorn.run(create_app(lm, served_name), host=host, port=port, log_level="warning")
+
+
 def read_prompts(path: Path) -> list[dict]:
     """Rows with a ``prompt`` (text or list of {role, content}); ``id`` optional. Errors name the line."""
     from pluralign.io import iter_jsonl

@@ -3,7 +3,9 @@
 generate: chat completions for conversations, completions for raw text.
 score: completions with ``echo=True, logprobs=1, max_tokens=0`` (or 1 where 0 is refused); the server returns
 per-token log-probs of prompt+continuation and we sum those of the continuation's tokens. Servers that do not
-echo prompt log-probs get a clear error. Conversations are rendered to text with a local tokenizer's chat
+echo prompt log-probs get a clear error, and so do servers whose echoed log-probs are shifted by one token
+(llama-cpp-python's server reports, for each token, the log-prob of that token *following* itself): before the first
+score we check the server on a counting sequence, where correct log-probs are near 0 and shifted ones are not. Conversations are rendered to text with a local tokenizer's chat
 template when ``chat_template_from`` names one (servers do not expose theirs).
 """
 
@@ -34,6 +36,7 @@ class OpenAIBackend:
         self.model = model
         self.name = f"{model}@{base_url}"
         self._tokenizer = None
+        self._alignment_checked = False
         if chat_template_from:
             from transformers import AutoTokenizer
 
@@ -81,23 +84,42 @@ class OpenAIBackend:
                              "<local tokenizer dir> to render it; or give raw-text prompts")
         return self._tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
-    def score(self, prompts: Sequence[Prompt], continuations: Sequence[str], progress=None) -> list[Score]:
+    def _echo_logprobs(self, text: str):
         from openai import BadRequestError
 
+        try:
+            resp = self.client.completions.create(
+                model=self.model, prompt=text, echo=True, logprobs=1, max_tokens=1, temperature=0.0
+            )
+        except BadRequestError as err:
+            raise ScoringUnsupported(f"{self.name} refused an echo+logprobs completion: {err}") from None
+        lp = resp.choices[0].logprobs
+        if lp is None or not lp.token_logprobs or lp.text_offset is None:
+            raise ScoringUnsupported(f"{self.name} does not return prompt log-probs (echo + logprobs)")
+        return lp
+
+    def check_logprob_alignment(self) -> None:
+        """Raise ScoringUnsupported if the server's echoed log-probs are not those of each token given its past."""
+        counting = ", ".join(str(i) for i in range(1, 25))
+        lp = self._echo_logprobs(counting)
+        tail = [x for x in lp.token_logprobs[len(lp.token_logprobs) // 2 :] if x is not None]
+        mean = sum(tail) / max(len(tail), 1)
+        if mean < -3.0:
+            raise ScoringUnsupported(
+                f"{self.name} returns echoed log-probs that are not p(token | previous tokens) (mean {mean:.1f} "
+                "nats/token on a counting sequence; llama-cpp-python's server shifts them by one token). Score with "
+                "the hf or llamacpp backend, or a server with OpenAI semantics (vLLM, `pluralign model serve`)")
+        self._alignment_checked = True
+
+    def score(self, prompts: Sequence[Prompt], continuations: Sequence[str], progress=None) -> list[Score]:
         if len(prompts) != len(continuations):
             raise ValueError(f"{len(prompts)} prompts but {len(continuations)} continuations")
+        texts = [self._prompt_text(p) for p in prompts]
+        if not self._alignment_checked:
+            self.check_logprob_alignment()
         scores = []
-        for prompt, cont in zip(prompts, continuations):
-            text = self._prompt_text(prompt)
-            try:
-                resp = self.client.completions.create(
-                    model=self.model, prompt=text + cont, echo=True, logprobs=1, max_tokens=1, temperature=0.0
-                )
-            except BadRequestError as err:
-                raise ScoringUnsupported(f"{self.name} refused an echo+logprobs completion: {err}") from None
-            lp = resp.choices[0].logprobs
-            if lp is None or not lp.token_logprobs or lp.text_offset is None:
-                raise ScoringUnsupported(f"{self.name} does not return prompt log-probs (echo + logprobs)")
+        for text, cont in zip(texts, continuations):
+            lp = self._echo_logprobs(text + cont)
             total, count = 0.0, 0
             start, end = len(text), len(text) + len(cont)
             for offset, token_lp in zip(lp.text_offset, lp.token_logprobs):
