@@ -16,6 +16,7 @@ import logging
 import secrets
 import shutil
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import jinja2
 from fastapi import FastAPI, Request
@@ -71,7 +72,7 @@ def create_app(store: Store, *, rate: float = 2.0, burst: int = 20) -> FastAPI:
         anon = request.cookies.get(ANON_COOKIE)
         if not anon:
             raise Rejected(403, "no session cookie: load the page first (cookies must be enabled)")
-        form = dict(await request.form())
+        form = await read_form(request)
         if not csrf_ok(secret, anon, form.get("csrf") or request.headers.get("x-csrf-token")):
             raise Rejected(403, "invalid or missing CSRF token: reload the page and try again")
         wait = limiter.allow(anon)
@@ -230,6 +231,14 @@ def create_app(store: Store, *, rate: float = 2.0, burst: int = 20) -> FastAPI:
                             background=BackgroundTask(shutil.rmtree, path.parent, ignore_errors=True))
 
     return app
+
+
+async def read_form(request: Request) -> dict:
+    """The fields of a POSTed form. URL-encoded bodies (what our forms send) are parsed with the standard
+    library, several times faster than the general multipart parser, which handles the rest."""
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
 
 
 def wants_json(request: Request) -> bool:

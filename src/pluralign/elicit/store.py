@@ -18,11 +18,12 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pluralign.elicit import schema as S
 from pluralign.elicit.engine import is_sqlite, make_engine
+from pluralign.elicit.fastpath import CompiledStatement, dbapi_transaction
 from pluralign.elicit.routing import Candidate, Router, priority_then_random
 from pluralign.errors import InputError
 
@@ -70,6 +71,12 @@ class Store:
         self.sqlite = is_sqlite(self.engine)
         self.router = router
         self.write_lock = threading.Lock() if self.sqlite else _NoLock()
+        # The vote path, compiled once (see fastpath.py).
+        self._find_statement = CompiledStatement(select(S.Statement.id, S.Statement.moderated).where(
+            S.Statement.process_id == bindparam("process_id"), S.Statement.number == bindparam("number")), self.engine)
+        self._upsert_vote = CompiledStatement(upsert_vote_statement(self.engine.dialect.name), self.engine,
+                                              VOTE_COLUMNS)
+        self._log_vote = CompiledStatement(insert(S.VoteEvent.__table__), self.engine, VOTE_COLUMNS)
         S.migrate(self.engine)
         self._processes: dict[str, ProcessInfo] = {}
         self._participants: dict[tuple[int, str], int] = {}
@@ -230,17 +237,18 @@ class Store:
     def vote(self, process: ProcessInfo, participant: int, number: int, value: int | str,
              at: int | None = None) -> None:
         """Record a vote (1 agree, -1 disagree, 0 pass) on accepted statement ``number``; a re-vote replaces."""
-        value = parse_vote(value)
-        at = at or now_ms()
-        with self.writing() as conn:
-            row = conn.execute(select(S.Statement.id, S.Statement.moderated).where(
-                S.Statement.process_id == process.id, S.Statement.number == number)).first()
-            if row is None:
+        row = dict(process_id=process.id, participant_id=participant, value=parse_vote(value),
+                   created_at=at or now_ms(), number=number)
+        with self.write_lock, dbapi_transaction(self.engine) as cursor:
+            found = self._find_statement.run(cursor, row).fetchone()
+            if found is None:
                 raise Rejected(404, f"statement {number} not found in {process.slug!r}", field="statement")
-            if row.moderated != 1:
-                state = "awaiting moderation" if row.moderated == 0 else "rejected by the organiser"
+            row["statement_id"], moderated = found
+            if moderated != 1:
+                state = "awaiting moderation" if moderated == 0 else "rejected by the organiser"
                 raise Rejected(409, f"statement {number} is not open for voting ({state})", field="statement")
-            upsert_vote(conn, process.id, participant, row.id, value, at)
+            self._upsert_vote.run(cursor, row)
+            self._log_vote.run(cursor, row)
 
     def counts(self, process: ProcessInfo) -> dict[str, int]:
         """Participants, voters, current votes, votes cast, statements by moderation state, judgements."""
@@ -274,19 +282,18 @@ class _NoLock:
         return False
 
 
-def upsert_vote(conn: Connection, process_id: int, participant: int, statement_id: int, value: int,
-                at: int) -> None:
-    """Replace the current vote and append to the history, in the caller's transaction."""
-    if conn.dialect.name == "postgresql":
+VOTE_COLUMNS = ["process_id", "participant_id", "statement_id", "value", "created_at"]
+
+
+def upsert_vote_statement(dialect: str):
+    """INSERT ... ON CONFLICT (participant, statement) DO UPDATE: the current vote, replaced by a re-vote."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    row = dict(process_id=process_id, participant_id=participant, statement_id=statement_id, value=value,
-               created_at=at)
-    stmt = dialect_insert(S.Vote).values(**row)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["participant_id", "statement_id"],
-                                            set_={"value": value, "created_at": at}))
-    conn.execute(insert(S.VoteEvent).values(**row))
+    stmt = dialect_insert(S.Vote.__table__)
+    return stmt.on_conflict_do_update(index_elements=["participant_id", "statement_id"],
+                                      set_={"value": stmt.excluded.value, "created_at": stmt.excluded.created_at})
 
 
 def parse_vote(value: int | str) -> int:
