@@ -20,9 +20,8 @@ JSON = {"accept": "application/json"}
 
 
 @pytest.fixture
-def site(tmp_path):
-    """(store, client, process, token) with three accepted statements."""
-    store = Store(str(tmp_path / "app.db"))
+def site(store):
+    """(store, client, process, token) with three accepted statements (SQLite, and PostgreSQL when set up)."""
     process, token = store.create_process("conversation", "Rules for our AI", min_votes=2, slug="rules")
     for text in ("The AI should be honest.", "The AI should not give medical advice.",
                  "<script>alert('x')</script> must show as text"):
@@ -188,3 +187,27 @@ def test_comparison_task_pair_and_ranking(tmp_path):
     prefs = {(p.chosen, p.rejected) for p in preferences(store, process)}
     chosen_b = comparison.response_b
     assert prefs == {(chosen_b, comparison.response_a), ("blue", "red"), ("blue", "green")}
+
+
+ENDPOINTS = ["/c/rules/vote", "/c/rules/statements", "/t/rules/pair", "/t/rules/rank", "/admin/rules/moderate",
+             "/admin/rules/statements", "/c/%00/vote", "/c/rules/nope"]
+GARBAGE = [b"", b"\xff\xfe\x00", b"statement=99999999999999999999999&vote=agree",
+           b"statement=-1&vote=1", b"text=%00%00%00%00", b"item=0&pick=a9", b"item=0&rank_0=1&rank_1=99999999999",
+           b"statement=0&vote=agree&vote=disagree", b"=&&==", b"a" * 100_000]
+
+
+def test_garbage_never_causes_a_server_error(site):
+    """Every refusal is a 4xx with a message: fuzz every POST endpoint with odd bodies, with a valid token."""
+    _, client, _, token = site
+    _, csrf = start(client)
+    client.get(f"/admin/rules?token={token}")
+    for path in ENDPOINTS:
+        for body in GARBAGE:
+            for extra in (b"", b"&csrf=" + csrf.encode()):
+                reply = client.post(path, content=body + extra, headers={
+                    **JSON, "content-type": "application/x-www-form-urlencoded"})
+                assert reply.status_code < 500, (path, body[:40], reply.status_code, reply.text[:200])
+                assert reply.status_code == 200 or reply.json()["detail"]
+    odd = TestClient(client.app, cookies={"pl_anon": "\x00bad"})
+    assert odd.get("/c/rules").status_code == 200
+    assert odd.post("/c/rules/vote", data={"statement": 0, "vote": "agree"}, headers=JSON).status_code == 403

@@ -13,6 +13,7 @@ Forms answer with a 303 redirect; clients sending ``Accept: application/json`` g
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import shutil
 from pathlib import Path
@@ -33,6 +34,7 @@ from pluralign.elicit.guard import RateLimiter, csrf_ok, csrf_token
 from pluralign.elicit.store import ProcessInfo, Rejected, Store
 
 ANON_COOKIE = "pl_anon"
+ANON_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")  # what secrets.token_urlsafe makes
 HERE = Path(__file__).parent
 log = logging.getLogger("pluralign.elicit")
 
@@ -56,7 +58,7 @@ def create_app(store: Store, *, rate: float = 2.0, burst: int = 20) -> FastAPI:
     def visitor(request: Request) -> tuple[str, bool]:
         """(anonymous id, is new)."""
         anon = request.cookies.get(ANON_COOKIE)
-        if anon and 8 <= len(anon) <= 64:
+        if anon and ANON_RE.match(anon):
             return anon, False
         return secrets.token_urlsafe(18), True
 
@@ -70,7 +72,7 @@ def create_app(store: Store, *, rate: float = 2.0, burst: int = 20) -> FastAPI:
     async def guarded_form(request: Request) -> tuple[str, dict]:
         """Check cookie, CSRF token and rate limit of a POST; returns (anonymous id, form fields)."""
         anon = request.cookies.get(ANON_COOKIE)
-        if not anon:
+        if not anon or not ANON_RE.match(anon):
             raise Rejected(403, "no session cookie: load the page first (cookies must be enabled)")
         form = await read_form(request)
         if not csrf_ok(secret, anon, form.get("csrf") or request.headers.get("x-csrf-token")):
@@ -260,6 +262,9 @@ def int_field(form: dict, name: str) -> int:
     if value is None:
         raise Rejected(422, f"field {name!r} is missing", field=name)
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         raise Rejected(422, f"field {name!r} must be an integer, got {value!r}", field=name) from None
+    if not 0 <= number < 2**31:  # ids and ranks: larger values cannot name anything (and overflow SQL integers)
+        raise Rejected(422, f"field {name!r} is out of range: {number}", field=name)
+    return number

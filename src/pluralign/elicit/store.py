@@ -15,6 +15,7 @@ import re
 import secrets
 import threading
 import time
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -116,6 +117,8 @@ class Store:
         """The process named by ``slug`` (cached: a process's fields do not change after creation)."""
         info = self._processes.get(slug)
         if info is None:
+            if not SLUG_RE.match(slug):
+                raise Rejected(404, f"no process named {slug!r}")
             with self.engine.connect() as conn:
                 row = conn.execute(select(S.Process.__table__).where(S.Process.slug == slug)).first()
             if row is None:
@@ -314,6 +317,8 @@ def parse_vote(value: int | str) -> int:
 def validate_statement_text(text: str) -> str:
     """Trimmed statement text within the length limits (characters)."""
     text = " ".join(text.split())
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise Rejected(422, "statement contains control characters", field="text")
     if len(text) < MIN_STATEMENT_CHARS:
         raise Rejected(422, f"statement is too short (at least {MIN_STATEMENT_CHARS} characters)", field="text")
     if len(text) > MAX_STATEMENT_CHARS:
