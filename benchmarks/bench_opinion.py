@@ -29,6 +29,9 @@ from pluralign.aggregate.opinion import analyze, build, read_polis_export, read_
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "polis"
 CONVERSATIONS = ["london.youth.policing", "scoop-hivemind.ubi", "vtaiwan.uberx"]
+# Demographic questions, which Polis keeps out of its math as meta statements; its CSV export does not mark them.
+# Both implementations get them as moderated out.
+META = {"london.youth.policing": list(range(0, 15)), "scoop-hivemind.ubi": list(range(32, 43))}
 
 
 def best_time(fn, repeats: int):
@@ -65,8 +68,10 @@ def real_conversations(repeats: int) -> None:
           f"{'ARI ours':>9} {'ARI red-dwarf':>13} {'k ours/rd/polis':>15}")
     for name in CONVERSATIONS:
         folder = DATA / name
-        matrix, polis = read_polis_export(folder), read_polis_groups(folder)
+        meta = META.get(name, [])
+        matrix, polis = read_polis_export(folder, meta=meta), read_polis_groups(folder)
         votes, mod_out = reddwarf_votes(folder)
+        mod_out = sorted(set(mod_out) | set(meta))
         ours_s, result = best_time(lambda: analyze(matrix), repeats)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

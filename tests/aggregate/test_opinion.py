@@ -109,6 +109,20 @@ def test_bad_votes_raise_input_error(kwargs, message):
         build(**kwargs)
 
 
+def test_meta_statements_are_kept_out():
+    from pluralign.aggregate.opinion.cli import parse_ids
+    from pluralign.aggregate.opinion.matrix import with_meta
+
+    assert parse_ids("0-2, 7,x") == ["0", "1", "2", "7", "x"]
+    matrix = with_meta(two_camps(), ["0", "11"])
+    result = analyze(matrix)
+    assert result.matrix.meta.tolist() == [0, 11]
+    np.testing.assert_allclose(result.projection.comps[:, [0, 11]], 0.0, atol=1e-12)
+    assert result.priority[0] == 49.0  # meta statements get Polis's fixed priority 7^2
+    with pytest.raises(InputError, match="unknown statement"):
+        with_meta(matrix, ["99"])
+
+
 def test_bad_export_directory(tmp_path):
     with pytest.raises(InputError, match="no votes.csv"):
         read_polis_export(tmp_path)

@@ -22,15 +22,17 @@ def build_cmd(
     min_group_agree: Annotated[float | None, typer.Option(help="every group's agree share at least this")] = 0.5,
     merge_threshold: Annotated[float, typer.Option(help="embedding cosine at which statements merge")] = 0.8,
     model: Annotated[str | None, typer.Option("--lm", help="rewrite statements into rules with this model")] = None,
+    meta: Annotated[str, typer.Option(help="meta statement ids kept out, e.g. '0-14' (demographic questions)")] = "",
     name: str = "people's constitution",
 ) -> None:
     """Select statements by group-informed consensus, merge near-duplicates, map each to a principle."""
     from pluralign.aggregate.opinion import analyze
+    from pluralign.aggregate.opinion.cli import parse_ids
     from pluralign.aggregate.opinion.matrix import read_statement_texts, read_votes
     from pluralign.constitution.build import BuildConfig, build
     from pluralign.constitution.formats import save
 
-    result = analyze(read_votes(votes, statements))
+    result = analyze(read_votes(votes, statements, parse_ids(meta)))
     lm = None
     if model:
         from pluralign.lm import load_model

@@ -74,11 +74,11 @@ def group_counts(matrix: VoteMatrix, groups: np.ndarray, n_groups: int) -> dict[
 
 
 def analyze(matrix: VoteMatrix, *, keep=None, n_groups: int | None = None, max_groups: int = cl.MAX_GROUPS,
-            init: str = "best", seed: int = 0, pick_max: int = rp.PICK_MAX) -> OpinionResult:
+            init: str = "polis", seed: int = 0, pick_max: int = rp.PICK_MAX) -> OpinionResult:
     """Polis's opinion analysis of a vote matrix (see the modules pca, clusters, repness for each formula).
 
-    keep: participant ids always clustered; n_groups: force the number of groups; init: "best" or "polis"
-    k-means starts (see :mod:`.clusters`); seed: for the "best" starts.
+    keep: participant ids always clustered; n_groups: force the number of groups; init: "polis" or "best"
+    starts for the group k-means (see :mod:`.clusters`); seed: for the k-means++ starts.
     Raises InputError on an empty matrix; a conversation too small for two groups gives one group and a note.
     """
     n, m = matrix.shape

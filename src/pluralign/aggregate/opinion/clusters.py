@@ -10,12 +10,14 @@ conversation.clj), with scikit-learn's k-means and silhouette.
 3. Opinion groups: weighted k-means (weights = base cluster sizes) on the base-cluster centres for each
    k = 2 .. min(5, 2 + n_base // 12); the k with the highest silhouette over the base-cluster centres wins.
 
-Starts (``init``): Polis starts k-means from the first k distinct points in row order, then keeps each result as
-the start of its next update, and it changes k only after the same k has won 4 updates running. Its output
-therefore depends on the conversation's history. ``init="polis"`` uses the first-distinct start and reproduces the
-live server when given that history (the clustered set ``keep``, the number of groups ``n_groups`` and the row
-order of its base clusters). Without history, ``init="best"`` (the default) keeps the lowest-inertia result of
-several k-means++ starts, which agrees better with Polis's published groups (see docs/opinion.md).
+Starts: Polis numbers base clusters as they are created, which follows participants' arrival, and starts the
+group k-means from the first k distinct base centres; it then warm-starts every later update from the previous
+result and changes k only after a new k has won 4 updates running, so its output depends on the conversation's
+history. Here the base clusters come from one seeded k-means++ run and are numbered by their earliest member
+(arrival order, as row order), and the groups start from the first k distinct base centres (``init="polis"``, the
+default). ``init="best"`` instead keeps the lowest-inertia of several k-means++ starts for the groups. To reproduce
+a live server exactly, pass its history: the clustered set (``keep``), its k (``n_groups``) and rows in the order
+its base clusters were created (see docs/opinion.md for the agreement figures of each choice).
 """
 
 from __future__ import annotations
@@ -87,15 +89,19 @@ def kmeans(points: np.ndarray, k: int, weights: np.ndarray | None = None, *, ini
     return model.labels_, model.cluster_centers_
 
 
-def base_clusters(positions: np.ndarray, k: int = BASE_K, *, init: str = "best", seed: int = 0):
+def base_clusters(positions: np.ndarray, k: int = BASE_K, *, seed: int = 0):
     """Base clustering of (n_in, 2) positions -> (labels (n_in,), centres (n_base, 2), sizes (n_base,)).
 
-    Clusters left empty by k-means are dropped. One k-means++ start suffices here: with 100 clusters in 2-D the
-    starts differ little, and the groups are chosen from several starts on top.
+    One seeded k-means++ start (with 100 clusters in 2-D, starts differ little). Clusters left empty are dropped
+    and the rest numbered by their earliest member (row order), as Polis numbers them in order of creation.
     """
-    labels, centers = kmeans(positions, k, init=init, n_init=1, seed=seed)
-    used, labels = np.unique(labels, return_inverse=True)
-    return labels, centers[used], np.bincount(labels)
+    labels, centers = kmeans(positions, k, init="best", n_init=1, seed=seed)
+    used, first_row = np.unique(labels, return_index=True)
+    order = np.argsort(first_row, kind="stable")
+    rank = np.empty(len(used), dtype=np.int64)
+    rank[order] = np.arange(len(used))
+    labels = rank[np.searchsorted(used, labels)]
+    return labels, centers[used][order], np.bincount(labels)
 
 
 def max_groups(n_base: int, cap: int = MAX_GROUPS) -> int:
@@ -104,7 +110,7 @@ def max_groups(n_base: int, cap: int = MAX_GROUPS) -> int:
 
 
 def group_clusters(centers: np.ndarray, sizes: np.ndarray, cap: int = MAX_GROUPS, *, n_groups: int | None = None,
-                   init: str = "best", seed: int = 0):
+                   init: str = "polis", seed: int = 0):
     """Opinion groups of base clusters -> (group of each base cluster (n_base,), {k: silhouette}).
 
     n_groups: force k (Polis's smoothed k) instead of choosing by silhouette.
@@ -140,10 +146,10 @@ def _relabel_by_size(labels: np.ndarray, sizes: np.ndarray) -> np.ndarray:
 
 def cluster(projections: np.ndarray, vote_counts: np.ndarray, n_statements: int, *,
             keep: np.ndarray | None = None, base_k: int = BASE_K, max_k: int = MAX_GROUPS,
-            n_groups: int | None = None, init: str = "best", seed: int = 0) -> Clustering:
+            n_groups: int | None = None, init: str = "polis", seed: int = 0) -> Clustering:
     """Participant filter, base clusters and opinion groups from (n_participants, 2) projections."""
     in_conv = in_conversation(vote_counts, n_statements, keep)
-    base_labels, centers, sizes = base_clusters(projections[in_conv], base_k, init=init, seed=seed)
+    base_labels, centers, sizes = base_clusters(projections[in_conv], base_k, seed=seed)
     group_of_base, scores = group_clusters(centers, sizes, max_k, n_groups=n_groups, init=init, seed=seed)
     groups = np.full(len(projections), -1, dtype=np.int64)
     groups[in_conv] = group_of_base[base_labels]

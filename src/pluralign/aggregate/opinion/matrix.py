@@ -108,8 +108,8 @@ def build(participant_ids, statement_ids, values, *, order=None, statements: lis
     codes.sort_indices()
     col_of = {s: i for i, s in enumerate(s_ids)}
     return VoteMatrix(codes=codes, participants=p_ids, statements=s_ids,
-                      mod_out=np.array(sorted(col_of[str(s)] for s in mod_out if str(s) in col_of), dtype=np.int64),
-                      meta=np.array(sorted(col_of[str(s)] for s in meta if str(s) in col_of), dtype=np.int64))
+                      mod_out=np.unique(np.array([col_of[str(s)] for s in mod_out if str(s) in col_of], dtype=np.int64)),
+                      meta=np.unique(np.array([col_of[str(s)] for s in meta if str(s) in col_of], dtype=np.int64)))
 
 
 def _ids_and_index(ids) -> tuple[list[str], np.ndarray]:
@@ -156,10 +156,12 @@ def _int(row: dict, key: str, path: Path, line: int) -> int:
         raise InputError(f"expected a number, got {row.get(key)!r}", path=str(path), line=line, field=key) from None
 
 
-def read_polis_export(directory: str | Path) -> VoteMatrix:
+def read_polis_export(directory: str | Path, meta=()) -> VoteMatrix:
     """A Polis export directory -> :class:`VoteMatrix` (votes.csv preferred; participants-votes.csv otherwise).
 
     comments.csv, when present, gives the statement list and ``moderated`` (-1 = moderated out).
+    meta: ids of meta statements (e.g. demographic questions such as "I am under 30"). Polis keeps them out of the
+    math, but its CSV export does not mark them, so they must be named here.
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -174,11 +176,12 @@ def read_polis_export(directory: str | Path) -> VoteMatrix:
     if log.is_file():
         rows = _read_csv(log)
         line = range(2, len(rows) + 2)
-        return build([_int(r, "voter-id", log, i) for r, i in zip(rows, line)],
-                     [str(_int(r, "comment-id", log, i)) for r, i in zip(rows, line)],
-                     [_int(r, "vote", log, i) for r, i in zip(rows, line)],
-                     order=[_int(r, "timestamp", log, i) for r, i in zip(rows, line)],
-                     statements=statements, mod_out=mod_out, source=str(log))
+        matrix = build([_int(r, "voter-id", log, i) for r, i in zip(rows, line)],
+                       [str(_int(r, "comment-id", log, i)) for r, i in zip(rows, line)],
+                       [_int(r, "vote", log, i) for r, i in zip(rows, line)],
+                       order=[_int(r, "timestamp", log, i) for r, i in zip(rows, line)],
+                       statements=statements, mod_out=mod_out, source=str(log))
+        return with_meta(matrix, meta)
     wide = directory / "participants-votes.csv"
     if not wide.is_file():
         raise InputError("no votes.csv or participants-votes.csv", path=str(directory))
@@ -187,7 +190,7 @@ def read_polis_export(directory: str | Path) -> VoteMatrix:
         for key, cell in row.items():
             if key is not None and key.isdigit() and cell not in ("", None):
                 p.append(row["participant"]), s.append(key), v.append(_int(row, key, wide, i))
-    return build(p, s, v, statements=statements, mod_out=mod_out, source=str(wide))
+    return with_meta(build(p, s, v, statements=statements, mod_out=mod_out, source=str(wide)), meta)
 
 
 def read_polis_groups(directory: str | Path) -> dict[str, int]:
@@ -244,15 +247,32 @@ def read_statement_texts(source: str | Path) -> dict[str, str]:
     return {s.id: s.text for s in read_records(source, Statement)}
 
 
-def read_votes(source: str | Path, statements: str | Path | None = None) -> VoteMatrix:
+def read_votes(source: str | Path, statements: str | Path | None = None, meta=()) -> VoteMatrix:
     """Votes from a Polis export directory, a Polis API directory, or a Vote JSONL (with optional Statement
-    JSONL ``statements`` for the full list and moderation)."""
+    JSONL ``statements`` for the full list and moderation). ``meta``: statement ids kept out of the math."""
     source = Path(source)
-    if source.is_dir():
-        return read_polis_api(source) if (source / "votes.json").is_file() else read_polis_export(source)
-    if statements is not None:
+    if source.is_dir() and (source / "votes.json").is_file():
+        matrix = read_polis_api(source)
+    elif source.is_dir():
+        return read_polis_export(source, meta=meta)
+    elif statements is not None:
         from pluralign.io import read_records
         from pluralign.records import Statement
 
-        return from_votes(source, statements=read_records(statements, Statement))
-    return from_votes(source)
+        matrix = from_votes(source, statements=read_records(statements, Statement))
+    else:
+        matrix = from_votes(source)
+    return with_meta(matrix, meta)
+
+
+def with_meta(matrix: VoteMatrix, meta) -> VoteMatrix:
+    """The same votes with statements ``meta`` (ids) marked meta and kept out of the math."""
+    meta = [str(s) for s in meta]
+    if not meta:
+        return matrix
+    index = {s: j for j, s in enumerate(matrix.statements)}
+    if unknown := [s for s in meta if s not in index]:
+        raise InputError(f"meta names unknown statement id {unknown[0]!r}")
+    cols = np.array([index[s] for s in meta], dtype=np.int64)
+    return VoteMatrix(codes=matrix.codes, participants=matrix.participants, statements=matrix.statements,
+                      mod_out=np.union1d(matrix.mod_out, cols), meta=np.union1d(matrix.meta, cols))
