@@ -141,3 +141,29 @@ def test_organiser_token_is_checked_by_hash(conversation):
         store.check_token(process, None)
     with store.engine.connect() as conn:
         assert token not in conn.execute(select(S.Process.token_hash)).scalar_one()
+
+
+def test_priorities_route_statements_first(conversation):
+    store, process, _ = conversation
+    store.set_priorities(process, {2: 5.0, 1: 1.0})
+    me = store.participant(process, "prioritised")
+    shown = []
+    for _ in range(3):
+        row, _, _ = store.next_statement(process, me, "prioritised")
+        shown.append(row.number)
+        store.vote(process, me, row.number, "agree")
+    assert shown == [2, 1, 0]
+
+
+def test_failed_creation_leaves_nothing(store):
+    with pytest.raises(Rejected, match="too short"):
+        store.create_conversation("Seeds", ["A fine statement", "no"], slug="seeds")
+
+    def broken(conn, process_id):
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        store.create_process("conversation", "Broken", slug="broken", fill=broken)
+    assert store.processes() == []
+    process, _ = store.create_conversation("Seeds", ["A fine statement", "Another one"], slug="seeds")
+    assert [(s.number, s.moderated) for s in store.statements(process)] == [(0, 1), (1, 1)]

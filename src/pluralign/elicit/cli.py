@@ -55,7 +55,7 @@ def read_spec(path: Path) -> dict:
 def create_from_spec(store, spec: dict, *, slug: str | None = None):
     """Create the process a spec describes; returns (process, organiser token)."""
     from pluralign.elicit.comparisons import create_comparison
-    from pluralign.elicit.store import Rejected, validate_statement_text
+    from pluralign.elicit.store import Rejected
 
     fields = dict(instructions=spec.get("instructions", ""), slug=slug or spec.get("slug"))
     if spec["kind"] == "comparison":
@@ -63,13 +63,9 @@ def create_from_spec(store, spec: dict, *, slug: str | None = None):
     statements = spec.get("statements", [])
     if not isinstance(statements, list) or not all(isinstance(s, str) for s in statements):
         raise Rejected(422, "'statements' must be a list of texts", field="statements")
-    for text in statements:  # check all before writing anything
-        validate_statement_text(text)
-    process, token = store.create_process(spec["kind"], spec["title"], min_votes=int(spec.get("min_votes", 40)),
-                                          **fields)
-    for text in statements:
-        store.add_statement(process, text, moderated=1)
-    return process, token
+    if spec["kind"] != "conversation":
+        raise Rejected(422, f"kind must be 'conversation' or 'comparison', got {spec['kind']!r}", field="kind")
+    return store.create_conversation(spec["title"], statements, min_votes=int(spec.get("min_votes", 40)), **fields)
 
 
 def _announce(process, token: str) -> None:

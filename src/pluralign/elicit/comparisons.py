@@ -54,11 +54,12 @@ def validate_items(items: list[dict]) -> list[dict]:
 def create_comparison(store: Store, title: str, items: list[dict], **process_fields) -> tuple[ProcessInfo, str]:
     """A comparison task with ``items``; returns the process and its organiser token."""
     items = validate_items(items)
-    process, token = store.create_process("comparison", title, **process_fields)
-    with store.writing() as conn:
-        conn.execute(insert(S.Item), [dict(process_id=process.id, number=n, prompt=json.dumps(it["prompt"]),
+
+    def add_items(conn, process_id: int) -> None:
+        conn.execute(insert(S.Item), [dict(process_id=process_id, number=n, prompt=json.dumps(it["prompt"]),
                                            responses=json.dumps(it["responses"])) for n, it in enumerate(items)])
-    return process, token
+
+    return store.create_process("comparison", title, fill=add_items, **process_fields)
 
 
 def display_order(participant_key: str, number: int, k: int) -> list[int]:

@@ -104,29 +104,30 @@ def import_polis(store: Store, folder: str | Path, *, slug: str | None = None) -
     people = set(groups) | {e[3] for e in events} | {s["author"] for s in statements.values() if s["author"] is not None}
     meta = {k: v for k, v in summary.items() if k != "conversation-description"}
     meta["has_xid"] = bool(xids)
-    process, token = store.create_process(
-        "conversation", summary.get("topic") or folder.name, instructions=summary.get("conversation-description", ""),
-        slug=slug, meta=meta)
     events.sort(key=lambda e: (e[0], e[1]))  # the latest vote counts; equal timestamps: file order
-    with store.writing() as conn:
+
+    def fill(conn, process_id: int) -> None:
         conn.execute(insert(S.Participant), [
-            dict(process_id=process.id, number=n, xid=xids.get(n) or None, group_id=groups.get(n) or None,
+            dict(process_id=process_id, number=n, xid=xids.get(n) or None, group_id=groups.get(n) or None,
                  created_at=0) for n in sorted(people)])
         pid = dict(conn.execute(select(S.Participant.number, S.Participant.id)
-                                .where(S.Participant.process_id == process.id)).all())
+                                .where(S.Participant.process_id == process_id)).all())
         conn.execute(insert(S.Statement), [
-            dict(process_id=process.id, number=s["number"], text=s["text"], moderated=s["moderated"],
+            dict(process_id=process_id, number=s["number"], text=s["text"], moderated=s["moderated"],
                  priority=0.0, created_at=s["created_at"], author_id=pid.get(s["author"]))
             for s in statements.values()])
         sid = dict(conn.execute(select(S.Statement.number, S.Statement.id)
-                                .where(S.Statement.process_id == process.id)).all())
-        log = [dict(process_id=process.id, participant_id=pid[v], statement_id=sid[c], value=x, created_at=t)
+                                .where(S.Statement.process_id == process_id)).all())
+        log = [dict(process_id=process_id, participant_id=pid[v], statement_id=sid[c], value=x, created_at=t)
                for t, _, c, v, x in events]
         if log:
             conn.execute(insert(S.VoteEvent), log)
             latest = {(r["participant_id"], r["statement_id"]): r for r in log}
             conn.execute(insert(S.Vote), list(latest.values()))
-    return process, token
+
+    return store.create_process(
+        "conversation", summary.get("topic") or folder.name, instructions=summary.get("conversation-description", ""),
+        slug=slug, meta=meta, fill=fill)
 
 
 def _read_participants(path: Path) -> tuple[dict[int, str], dict[int, str]]:

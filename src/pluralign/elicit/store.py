@@ -16,10 +16,11 @@ import secrets
 import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pluralign.elicit import schema as S
@@ -91,9 +92,13 @@ class Store:
     # --- processes -------------------------------------------------------------------------------------
 
     def create_process(self, kind: str, title: str, *, instructions: str = "", min_votes: int = 0,
-                       slug: str | None = None, meta: dict | None = None, token: str | None = None
-                       ) -> tuple[ProcessInfo, str]:
-        """Create a process; returns it and its organiser token (shown once, stored only as a hash)."""
+                       slug: str | None = None, meta: dict | None = None, token: str | None = None,
+                       fill: Callable[[Connection, int], None] | None = None) -> tuple[ProcessInfo, str]:
+        """Create a process; returns it and its organiser token (shown once, stored only as a hash).
+
+        fill: called with (connection, process id) in the same transaction, to add the process's content, so
+        a failure leaves nothing behind.
+        """
         if kind not in ("conversation", "comparison"):
             raise Rejected(422, f"kind must be 'conversation' or 'comparison', got {kind!r}", field="kind")
         if not title.strip():
@@ -104,14 +109,38 @@ class Store:
         if not SLUG_RE.match(slug):
             raise Rejected(422, f"slug {slug!r} must be lowercase letters, digits and '-' (max 64)", field="slug")
         token = token or secrets.token_urlsafe(24)
-        try:
-            with self.writing() as conn:
-                conn.execute(insert(S.Process).values(
+        with self.writing() as conn:
+            try:
+                process_id = conn.execute(insert(S.Process).values(
                     slug=slug, kind=kind, title=title.strip(), instructions=instructions, min_votes=min_votes,
-                    token_hash=hash_token(token), created_at=now_ms(), meta=json.dumps(meta or {})))
-        except IntegrityError:
-            raise Rejected(409, f"a process with slug {slug!r} already exists", field="slug") from None
+                    token_hash=hash_token(token), created_at=now_ms(), meta=json.dumps(meta or {}))
+                    .returning(S.Process.id)).scalar_one()
+            except IntegrityError:
+                raise Rejected(409, f"a process with slug {slug!r} already exists", field="slug") from None
+            if fill is not None:
+                fill(conn, process_id)
         return self.process(slug), token
+
+    def create_conversation(self, title: str, statements: list[str] = (), *, min_votes: int = 40,
+                            **process_fields) -> tuple[ProcessInfo, str]:
+        """A statement conversation with accepted seed ``statements``; returns it and its organiser token."""
+        texts = [validate_statement_text(t) for t in statements]
+        at = now_ms()
+
+        def seed(conn: Connection, process_id: int) -> None:
+            if texts:
+                conn.execute(insert(S.Statement), [dict(process_id=process_id, number=n, text=t, moderated=1,
+                                                        priority=0.0, created_at=at) for n, t in enumerate(texts)])
+
+        return self.create_process("conversation", title, min_votes=min_votes, fill=seed, **process_fields)
+
+    def set_priorities(self, process: ProcessInfo, priorities: dict[int, float]) -> None:
+        """Write routing priorities (statement number -> priority; higher is shown first), e.g. from
+        Polis-style comment routing computed on the votes so far."""
+        with self.writing() as conn:
+            for number, priority in priorities.items():
+                conn.execute(update(S.Statement).where(S.Statement.process_id == process.id,
+                                                       S.Statement.number == number).values(priority=priority))
 
     def process(self, slug: str) -> ProcessInfo:
         """The process named by ``slug`` (cached: a process's fields do not change after creation)."""
