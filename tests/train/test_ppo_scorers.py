@@ -17,12 +17,21 @@ def test_count_scorer_counts_characters():
 
 def test_specs_resolve_and_bad_ones_name_the_field(tmp_path, monkeypatch):
     assert isinstance(load_scorer("count:xyz"), CountScorer)
-    (tmp_path / "my_rewards.py").write_text("def shout(prompts, responses):\n    return [r.count('!') for r in responses]\n")
+    (tmp_path / "my_rewards.py").write_text(
+        "def shout(prompts, responses):\n    return [r.count('!') for r in responses]\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     assert load_scorer("my_rewards:shout")(["p"], ["hi!!"]) == [2]
-    for spec, message in [("count:", "count: needs"), ("my_rewards:nope", "cannot import"), ("nothing", "unknown")]:
+    bad_specs = [("count:", "count: needs"), ("similar: ", "similar: needs"), ("my_rewards:nope", "cannot import"),
+                 ("nothing", "unknown")]
+    for spec, message in bad_specs:
         with pytest.raises(InputError, match=f"field 'gold': .*{message}"):
             load_scorer(spec, field="gold")
+
+
+def test_similarity_scorer_prefers_the_target_meaning():
+    scorer = load_scorer("similar:I am sorry, I cannot help with that.")
+    polite, off_topic = scorer(["p", "p"], ["Sorry, I can't help you with this.", "Bananas are yellow fruit."])
+    assert polite > off_topic + 2 and polite <= 10.0 + 1e-4
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,8 @@ Any such callable works. Three come with pluralign, chosen from a config by a sp
   ``pluralign train rm``): the score is its logit for the prompt followed by the response;
 - ``count:TEXT`` -- a rule: how many times any of the characters of ``TEXT`` occurs in the response (a
   deterministic "gold" scorer, and a reward a tiny model can learn quickly);
+- ``similar:TEXT`` -- 10 x the cosine similarity of the response to ``TEXT`` in all-MiniLM-L6-v2 embeddings
+  (:mod:`pluralign.embed`): a neural reward that needs no training, e.g. a description of the wanted behaviour;
 - ``module:function`` -- any importable callable with the signature above.
 
 :func:`as_trl_reward` adapts a scorer to TRL's ``reward_funcs`` interface (RLOO / GRPO).
@@ -43,6 +45,21 @@ class CountScorer:
             hits = sum(ch in self.chars for ch in response)
             scores.append(hits / max(1, len(response)) if self.per_char else float(hits))
         return scores
+
+
+class SimilarityScorer:
+    """Reward = ``scale`` x cosine similarity between the response and ``target`` (sentence embeddings)."""
+
+    def __init__(self, target: str, scale: float = 10.0):
+        if not target.strip():
+            raise ValueError("SimilarityScorer needs a target text")
+        self.target, self.scale = target, scale
+
+    def __call__(self, prompts: Sequence, responses: Sequence[str]) -> list[float]:
+        from pluralign.embed import embed
+
+        vectors = embed([self.target] + [response_text(r) for r in responses])
+        return (self.scale * vectors[1:] @ vectors[0]).tolist()
 
 
 class RewardModelScorer:
@@ -96,11 +113,16 @@ class RewardModelScorer:
 
 
 def load_scorer(spec: str, *, field: str = "reward") -> Scorer:
-    """A scorer from a spec string: a reward-model directory, ``count:CHARS`` or ``module:function``."""
+    """A scorer from a spec string: a reward-model directory, ``count:CHARS``, ``similar:TEXT`` or
+    ``module:function``."""
     if spec.startswith("count:"):
         if len(spec) == len("count:"):
             raise InputError("count: needs the characters to count, e.g. count:aeiou", field=field)
         return CountScorer(spec[len("count:"):])
+    if spec.startswith("similar:"):
+        if not spec[len("similar:"):].strip():
+            raise InputError("similar: needs a target text, e.g. similar:a polite refusal", field=field)
+        return SimilarityScorer(spec[len("similar:"):])
     if Path(spec).expanduser().is_dir():
         return RewardModelScorer(Path(spec).expanduser())
     module, sep, name = spec.partition(":")
@@ -112,8 +134,8 @@ def load_scorer(spec: str, *, field: str = "reward") -> Scorer:
         if not callable(scorer):
             raise InputError(f"{spec!r} is not callable", field=field)
         return scorer
-    raise InputError(f"unknown scorer {spec!r}: give a reward model directory, count:CHARS or module:function",
-                     field=field)
+    raise InputError(f"unknown scorer {spec!r}: give a reward model directory, count:CHARS, similar:TEXT or "
+                     "module:function", field=field)
 
 
 def as_trl_reward(scorer: Scorer, name: str) -> Callable[..., list[float]]:
