@@ -7,6 +7,8 @@
     matrices). Training FLOPs per step: 6·N·T for the policy (forward + backward) plus 2·N·T for each reference
     forward pass that runs during training (N parameters, T tokens; attention FLOPs left out, small at 256).
 
+``python benchmarks/bench_train.py data [--workdir DIR]`` writes only the synthetic data (for examples/train).
+
 ``python benchmarks/bench_train.py learn [--workdir DIR]``
     The real runs: SFT, then DPO, on ~200 synthetic preference pairs (polite and concise vs rude and rambling
     answers, generated below), and a reward model on the same pairs; held-out pairs come from topics never seen
@@ -308,9 +310,13 @@ def main(argv=None) -> None:
     lp = sub.add_parser("learn")
     lp.add_argument("--workdir", type=Path, default=None)
     lp.add_argument("--steps", type=int, default=50)
+    dp = sub.add_parser("data", help="only write the synthetic data (for examples/train/*.toml)")
+    dp.add_argument("--workdir", type=Path, default=Path("examples/train/data"))
     args = parser.parse_args(argv)
     if args.what == "speed":
         result = speed(args.steps, args.pairs, args.tokens)
+    elif args.what == "data":
+        result = {name: str(path) for name, path in write_data(args.workdir).items()}
     else:
         workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-train-"))
         result = {"workdir": str(workdir), **learn(workdir, args.steps)}

@@ -33,8 +33,9 @@ from pluralign.errors import InputError
 
 C = TypeVar("C", bound="RunConfig")
 
-# Fields holding file paths: resolved against the config file's folder when relative.
-PATH_FIELDS = ("data", "eval_data", "output_dir")
+# Fields holding file paths: resolved against the config file's folder when relative ("default" is a model name).
+PATH_FIELDS = ("model", "data", "eval_data", "output_dir")
+NOT_PATHS = ("", "default")
 
 
 def _range(lo: float | None = None, hi: float | None = None, *, open_hi: bool = False, open_lo: bool = False):
@@ -178,8 +179,9 @@ def load_config(path: str | Path | None, cls: type[C], overrides: dict[str, Any]
     if path is not None:
         base = Path(path).resolve().parent
         for key in PATH_FIELDS:
-            if isinstance(values.get(key), str) and not Path(values[key]).expanduser().is_absolute():
-                values[key] = str(base / values[key])
+            value = values.get(key)
+            if isinstance(value, str) and value not in NOT_PATHS and not Path(value).expanduser().is_absolute():
+                values[key] = str(base / value)
     flagged: set[str] = set()
     for key, value in (overrides or {}).items():
         if key not in known:
@@ -188,8 +190,9 @@ def load_config(path: str | Path | None, cls: type[C], overrides: dict[str, Any]
             values[key] = value
             flagged.add(key)
     for key in PATH_FIELDS:  # flags and defaults are relative to the working directory
-        if isinstance(values.get(key, getattr(cls, key, None)), str):
-            values[key] = str(Path(values.get(key, getattr(cls, key))).expanduser().absolute())
+        value = values.get(key, getattr(cls, key, None))
+        if isinstance(value, str) and value not in NOT_PATHS:
+            values[key] = str(Path(value).expanduser().absolute())
     config = cls(**values)
     config.validate(source, flagged=flagged)
     return config
