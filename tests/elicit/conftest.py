@@ -4,7 +4,6 @@ set, the same tests again on PostgreSQL (each test in its own schema, dropped af
 from __future__ import annotations
 
 import os
-import re
 import uuid
 
 import pytest
@@ -47,9 +46,3 @@ def conversation(store):
         store.add_statement(process, text, moderated=1)
     return store, process, token
 
-
-def form_value(html: str, name: str) -> str:
-    """The value of the first hidden input ``name`` in a page."""
-    match = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert match, f"no input {name!r} in page"
-    return match.group(1)

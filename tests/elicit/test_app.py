@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,9 +15,15 @@ from pluralign.elicit import comparisons as C
 from pluralign.elicit import schema as S
 from pluralign.elicit.app import create_app
 from pluralign.elicit.store import Store
-from tests.elicit.conftest import form_value
 
 JSON = {"accept": "application/json"}
+
+
+def form_value(html: str, name: str) -> str:
+    """The value of the first hidden input ``name`` in a page."""
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match, f"no input {name!r} in page"
+    return match.group(1)
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 SEEDS = ["The AI should be honest.", "The AI should not give medical advice.", "The AI should respect privacy."]
 NEW = "The AI should explain <b>why</b> it refuses."
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed (Debian package 'chromium')")]
 
 
 def free_port() -> int:
@@ -78,8 +79,6 @@ def vote_through(page, base: str, choices: dict[str, str]) -> list[str]:
 
 @pytest.mark.timeout(180)
 def test_two_participants_and_an_organiser_in_chromium(server):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed (Debian package 'chromium')")
     from playwright.sync_api import sync_playwright
 
     base, db, token, proc = server
