@@ -46,7 +46,6 @@ def create_app(store: Store, *, rate: float = 2.0, burst: int = 20) -> FastAPI:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
     limiter = RateLimiter(rate, burst)
     secret = store.secret()
-    app.state.store = store
 
     async def call(fn, *args, **kwargs):
         # SQLite writes are serialised and take well under a millisecond: run them inline, avoiding a thread
@@ -62,8 +61,8 @@ def create_app(store: Store, *, rate: float = 2.0, burst: int = 20) -> FastAPI:
             return anon, False
         return secrets.token_urlsafe(18), True
 
-    def page(request: Request, template: str, anon: str, new: bool, status: int = 200, **context) -> HTMLResponse:
-        html = env.get_template(template).render(csrf=csrf_token(secret, anon), request=request, **context)
+    def page(template: str, anon: str, new: bool, status: int = 200, **context) -> HTMLResponse:
+        html = env.get_template(template).render(csrf=csrf_token(secret, anon), **context)
         response = HTMLResponse(html, status_code=status)
         if new:
             response.set_cookie(ANON_COOKIE, anon, max_age=365 * 86400, httponly=True, samesite="lax")
@@ -99,7 +98,7 @@ def create_app(store: Store, *, rate: float = 2.0, burst: int = 20) -> FastAPI:
         if wants_json(request):
             return JSONResponse({"detail": message}, status_code=status)
         anon, new = visitor(request)
-        return page(request, "error.html", anon, new, status=status, status_code=status, message=message)
+        return page("error.html", anon, new, status=status, status_code=status, message=message)
 
     @app.exception_handler(Rejected)
     async def _rejected(request: Request, exc: Rejected):
@@ -127,7 +126,7 @@ def create_app(store: Store, *, rate: float = 2.0, burst: int = 20) -> FastAPI:
     @app.get("/", response_class=HTMLResponse)
     async def index(request: Request):
         anon, new = visitor(request)
-        return page(request, "index.html", anon, new, processes=await call(store.processes))
+        return page("index.html", anon, new, processes=await call(store.processes))
 
     @app.get("/c/{slug}", response_class=HTMLResponse)
     async def conversation(request: Request, slug: str):
@@ -137,7 +136,7 @@ def create_app(store: Store, *, rate: float = 2.0, burst: int = 20) -> FastAPI:
         anon, new = visitor(request)
         participant = await call(store.participant, process, anon)
         statement, remaining, n_voted = await call(store.next_statement, process, participant, anon)
-        return page(request, "conversation.html", anon, new, process=process, statement=statement,
+        return page("conversation.html", anon, new, process=process, statement=statement,
                     remaining=remaining, n_voted=n_voted, added=request.query_params.get("added"),
                     finished=request.query_params.get("finished") == "1")
 
@@ -166,7 +165,7 @@ def create_app(store: Store, *, rate: float = 2.0, burst: int = 20) -> FastAPI:
         anon, new = visitor(request)
         participant = await call(store.participant, process, anon)
         item, remaining = await call(C.next_item, store, process, participant, anon)
-        return page(request, "comparison.html", anon, new, process=process, item=item, remaining=remaining,
+        return page("comparison.html", anon, new, process=process, item=item, remaining=remaining,
                     strengths=C.STRENGTHS)
 
     @app.post("/t/{slug}/pair")
@@ -204,7 +203,7 @@ def create_app(store: Store, *, rate: float = 2.0, burst: int = 20) -> FastAPI:
         anon, new = visitor(request)
         queue = await call(store.statements, process, 0) if process.kind == "conversation" else []
         stats = await call(store.counts, process)
-        return page(request, "admin.html", anon, new, process=process, queue=queue, stats=stats,
+        return page("admin.html", anon, new, process=process, queue=queue, stats=stats,
                     exports=[name for name, kinds in EXPORTS.items() if process.kind in kinds])
 
     @app.post("/admin/{slug}/moderate")
