@@ -61,8 +61,8 @@ def perpetual_phragmen(approvals: np.ndarray, shares: np.ndarray) -> tuple[np.nd
 @dataclass(frozen=True)
 class ProportionalResult:
     """outcome: the social ranking (winner by perpetual Phragmén, the rest by the rule); approvals (P, G, C):
-    each group's top choices; groups: names; shares: (G,) normalised; won: (G,) share of prompts whose winner
-    the group approved."""
+    each group's top choices; groups: names; shares: (G,) normalised; won: (G,) share of the prompts a group
+    voted on whose winner it approved."""
 
     outcome: SocialRanking
     approvals: np.ndarray
@@ -102,8 +102,7 @@ def proportional_aggregate(profiles: Profiles, rule: str, annotator_groups: Mapp
         if missing:
             raise InputError(f"no share given for group(s) {missing}")
         share = np.array([float(shares[g]) for g in groups])
-    approvals = np.stack([apply_rule(name, profiles.with_weights(np.where(m, profiles.weights, 0.0))).winners
-                          & (m & (profiles.weights > 0)).any(axis=1)[:, None] for m in masks], axis=1)
+    approvals = group_tops(profiles, name, masks)
     winners, _ = perpetual_phragmen(approvals, share)
     base = apply_rule(name, profiles)
     chosen = np.zeros_like(base.winners)
@@ -113,5 +112,19 @@ def proportional_aggregate(profiles: Profiles, rule: str, annotator_groups: Mapp
     outcome = outcome_from_scores(scores, profiles.present, f"perpetual_phragmen+{name}",
                                   tie_breaking=f"Phragmén: least new load, then most approving share, then first "
                                                f"candidate; below the winner: {base.tie_breaking}")
-    won = (approvals & chosen[:, None, :]).any(axis=2).mean(axis=0)
-    return ProportionalResult(outcome, approvals, groups, share / share.sum(), won)
+    return ProportionalResult(outcome, approvals, groups, share / share.sum(), group_wins(approvals, masks, chosen))
+
+
+def group_tops(profiles: Profiles, rule: str, masks: np.ndarray) -> np.ndarray:
+    """(P, G, C) bool: each group's winners under ``rule`` from its own members' ballots (none where the
+    group cast no ballot)."""
+    voted = (masks & (profiles.weights > 0)).any(axis=2)  # (G, P)
+    return np.stack([apply_rule(rule, profiles.with_weights(np.where(m, profiles.weights, 0.0))).winners
+                     & v[:, None] for m, v in zip(masks, voted)], axis=1)
+
+
+def group_wins(tops: np.ndarray, masks: np.ndarray, winners: np.ndarray) -> np.ndarray:
+    """(G,) share of the prompts a group voted on whose social winners include one of the group's top choices."""
+    voted = masks.any(axis=2)  # (G, P)
+    hit = (tops & winners[:, None, :]).any(axis=2).T  # (G, P)
+    return np.array([hit[g][voted[g]].mean() if voted[g].any() else np.nan for g in range(len(masks))])

@@ -1,0 +1,137 @@
+"""``pluralign aggregate``: rankings (or comparisons) -> social ranking per prompt -> preference pairs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from pluralign.errors import InputError
+
+
+def _participants(path: Path):
+    from pluralign.io import read_records
+    from pluralign.records import Participant
+
+    return read_records(path, Participant)
+
+
+def _weights(path: Path | None, margins: Path | None) -> dict[str, float] | None:
+    """Annotator weights from Participant records, raked to ``margins`` (JSON) when given."""
+    if path is None:
+        if margins is not None:
+            raise InputError("--rake needs --weights FILE: the participants (with attributes) to rake")
+        return None
+    people = _participants(path)
+    if margins is not None:
+        from pluralign.participants.raking import rake_participants
+
+        try:
+            targets = json.loads(Path(margins).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise InputError(f"cannot read margins: {err}", path=str(margins)) from None
+        people, result = rake_participants(people, targets, base_weights=[p.weight for p in people])
+        typer.echo(f"raked {len(people)} participants in {result.iterations} passes: max margin error "
+                   f"{result.max_margin_error:.2g}, design effect {result.design_effect:.3f}, effective n "
+                   f"{result.effective_n:.1f}, {result.trimmed} trimmed")
+    return {p.id: p.weight for p in people}
+
+
+def _groups(path: Path) -> dict[str, str]:
+    groups = {p.id: p.group for p in _participants(path) if p.group is not None}
+    if not groups:
+        raise InputError("no participant has a 'group'", path=str(path))
+    return groups
+
+
+def _summary(outcome, data, prefs, rule: str, groups: dict[str, str] | None, won: np.ndarray | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from pluralign.aggregate.proportional import group_masks, group_tops, group_wins
+    from pluralign.aggregate.socialchoice import agreement
+    from pluralign.aggregate.voting.profiles import Profiles
+
+    console = Console(stderr=True)
+    console.print(f"[bold]{outcome.rule}[/]: {len(data.prompts)} prompts -> {len(prefs)} preference pairs; "
+                  f"ties: {outcome.tie_breaking}")
+    if not isinstance(data, Profiles):
+        return
+    agree = agreement(outcome, data)
+    by_annotator: dict[str, list[float]] = {}
+    for row, names in zip(agree, data.annotators):
+        for value, name in zip(row, names):
+            if name is not None and not np.isnan(value):
+                by_annotator.setdefault(name, []).append(value)
+    means = {name: float(np.mean(v)) for name, v in by_annotator.items()}
+    if means:
+        values = np.array(list(means.values()))
+        console.print(f"agreement of the social ranking with each annotator's pairs: mean {values.mean():.3f}, "
+                      f"median {np.median(values):.3f}, min {values.min():.3f} ({min(means, key=means.get)})")
+    if groups is None:
+        return
+    names, masks = group_masks(data, groups)
+    if won is None:
+        won = group_wins(group_tops(data, rule, masks), masks, outcome.winners)
+    table = Table(title="groups")
+    for col in ("group", "annotators", "ballot weight", "top choice won", "mean agreement"):
+        table.add_column(col, justify="left" if col == "group" else "right")
+    total = data.weights.sum()
+    for g, name in enumerate(names):
+        members = [m for m in means if groups.get(m) == name]
+        table.add_row(name, str(len(members)), f"{data.weights[masks[g]].sum() / total:.1%}", f"{won[g]:.1%}",
+                      f"{np.mean([means[m] for m in members]):.3f}" if members else "-")
+    console.print(table)
+
+
+def aggregate(
+    out: Annotated[Path, typer.Option("--out", help="preference pairs to write (.jsonl or .parquet)")],
+    rankings: Annotated[Path | None, typer.Option("--rankings", help="Ranking records (JSONL/Parquet)")] = None,
+    comparisons: Annotated[Path | None, typer.Option("--comparisons", help="Comparison records instead")] = None,
+    rule: Annotated[str, typer.Option(help="borda, bucklin, copeland, instant_runoff, kemeny_young, "
+                                           "maximal_lotteries, minimax, plurality, ranked_pairs, schulze, "
+                                           "bradley_terry")] = "schulze",
+    pairs: Annotated[str, typer.Option(help="all: every pair the social ranking orders; best-worst")] = "all",
+    weights: Annotated[Path | None, typer.Option("--weights", help="Participant records: annotator weights")] = None,
+    rake: Annotated[Path | None, typer.Option("--rake", help="JSON margins {variable: {category: share}}: rake "
+                                                             "the --weights participants to them first")] = None,
+    groups: Annotated[Path | None, typer.Option("--groups", help="Participant records with 'group'")] = None,
+    proportional: Annotated[bool, typer.Option("--proportional", help="choose winners across prompts in "
+                                                                      "proportion to group shares")] = False,
+    use_strength: Annotated[bool, typer.Option("--use-strength", help="comparisons: weight by 1-4 strength")] = False,
+) -> None:
+    """Aggregate many annotators' rankings of each prompt with a voting rule; write preference pairs."""
+    from pluralign.aggregate.socialchoice import aggregate_comparisons, apply_rule, rule_name, social_preferences
+    from pluralign.aggregate.voting.profiles import from_rankings
+    from pluralign.io import read_records, write_records
+    from pluralign.records import Comparison, Ranking
+
+    if (rankings is None) == (comparisons is None):
+        raise InputError("give exactly one of --rankings FILE or --comparisons FILE")
+    if proportional and groups is None:
+        raise InputError("--proportional needs --groups FILE (participants with a 'group')")
+    name = rule_name(rule)
+    group_of = _groups(groups) if groups is not None else None
+    won = None
+    if comparisons is not None:
+        if group_of is not None or weights is not None:
+            raise InputError("--groups, --proportional and --weights need --rankings (comparisons carry their "
+                             "own weight)")
+        outcome, data, prefs = aggregate_comparisons(read_records(comparisons, Comparison), name, use_strength,
+                                                     pairs, source=str(comparisons))  # type: ignore[arg-type]
+    else:
+        data = from_rankings(read_records(rankings, Ranking), _weights(weights, rake))
+        if proportional:
+            from pluralign.aggregate.proportional import proportional_aggregate
+
+            result = proportional_aggregate(data, name, group_of)  # type: ignore[arg-type]
+            outcome, won = result.outcome, result.won
+        else:
+            outcome = apply_rule(name, data)
+        prefs = social_preferences(outcome, data, pairs, source=str(rankings))  # type: ignore[arg-type]
+    write_records(out, prefs)
+    _summary(outcome, data, prefs, name, group_of, won)
+    typer.echo(f"wrote {len(prefs)} preferences -> {out}")

@@ -1,0 +1,94 @@
+"""``pluralign aggregate`` as a user runs it: preferences written, summary table, raking, exit 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pluralign.io import read_records
+from pluralign.records import Preference
+
+
+@pytest.fixture
+def run(capsys):
+    from pluralign.cli import main
+
+    def _run(*args):
+        code = 0
+        try:
+            main([str(a) for a in args])
+        except SystemExit as ex:
+            code = ex.code or 0
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run
+
+
+@pytest.fixture
+def files(tmp_path):
+    """10 prompts x 5 annotators (3 prefer "plain", 2 prefer "emoji"), participants with groups and ages."""
+    rankings = tmp_path / "rankings.jsonl"
+    people = tmp_path / "people.jsonl"
+    with open(rankings, "w") as fh:
+        for t in range(10):
+            for i in range(5):
+                order = [["plain"], ["emoji"], ["meh"]] if i < 3 else [["emoji"], ["plain"], ["meh"]]
+                fh.write(json.dumps({"prompt": f"q{t}", "candidates": ["plain", "emoji", "meh"], "order": order,
+                                     "annotator": f"a{i}"}) + "\n")
+    with open(people, "w") as fh:
+        for i in range(5):
+            fh.write(json.dumps({"id": f"a{i}", "group": "plain" if i < 3 else "emoji",
+                                 "attributes": {"age": "old" if i in (0, 3) else "young"}}) + "\n")
+    margins = tmp_path / "margins.json"
+    margins.write_text(json.dumps({"age": {"old": 0.5, "young": 0.5}}))
+    return tmp_path, rankings, people, margins
+
+
+def test_aggregate_writes_preferences_and_group_table(run, files):
+    tmp, rankings, people, _ = files
+    code, out, err = run("aggregate", "--rankings", rankings, "--rule", "copeland", "--groups", people,
+                         "--out", tmp / "prefs.jsonl")
+    assert code == 0, err
+    prefs = read_records(tmp / "prefs.jsonl", Preference)
+    assert len(prefs) == 30 and all(p.chosen == "plain" for p in prefs if p.rejected == "emoji")
+    assert "top choice won" in err and "100.0%" in err and "0.0%" in err
+    assert "agreement of the social ranking" in err and "wrote 30 preferences" in out
+
+
+def test_proportional_with_raked_weights(run, files):
+    tmp, rankings, people, margins = files
+    code, out, err = run("aggregate", "--rankings", rankings, "--rule", "borda", "--proportional", "--groups",
+                         people, "--weights", people, "--rake", margins, "--pairs", "best-worst",
+                         "--out", tmp / "prefs.jsonl")
+    assert code == 0, err
+    assert "design effect" in out
+    prefs = read_records(tmp / "prefs.jsonl", Preference)
+    winners = [p.chosen for p in prefs]
+    # raking to 50/50 age gives weights 1.25 / 0.833: the emoji group holds 1.25 + 0.833 of 5 = 41.7%
+    assert winners.count("emoji") == 4 and winners.count("plain") == 6
+    assert prefs[0].provenance.rule == "perpetual_phragmen+borda"
+    assert prefs[0].provenance.details["weights"]["a0"] == pytest.approx(1.25)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--rule", "dictator"], "unknown rule"),
+    (["--proportional"], "--proportional needs --groups"),
+    (["--weights", "{missing}"], "cannot read"),
+])
+def test_bad_input_exits_2_and_writes_nothing(run, files, args, message):
+    tmp, rankings, _, _ = files
+    args = [a.replace("{missing}", str(tmp / "missing.jsonl")) for a in args]
+    code, _, err = run("aggregate", "--rankings", rankings, *args, "--out", tmp / "prefs.jsonl")
+    assert code == 2 and message in err
+    assert not (tmp / "prefs.jsonl").exists()
+
+
+def test_bad_ballot_names_file_and_line(run, files):
+    tmp, rankings, _, _ = files
+    with open(rankings, "a") as fh:
+        fh.write(json.dumps({"prompt": "q0", "candidates": ["plain", "emoji"], "order": [["plain"], ["gif"]],
+                             "annotator": "a9"}) + "\n")
+    code, _, err = run("aggregate", "--rankings", rankings, "--out", tmp / "prefs.jsonl")
+    assert code == 2 and "rankings.jsonl:51" in err and "unknown candidate 'gif'" in err
