@@ -8,7 +8,7 @@ from scipy import sparse
 
 from pluralign.aggregate.opinion import analyze, build, from_votes, read_polis_export
 from pluralign.aggregate.opinion.clusters import in_conversation, max_groups
-from pluralign.aggregate.opinion.pca import centred_votes, project
+from pluralign.aggregate.opinion.pca import centred_votes, principal_components, project
 from pluralign.aggregate.opinion.repness import prop_test, two_prop_test
 from pluralign.errors import InputError
 from pluralign.io import write_records
@@ -58,6 +58,9 @@ def test_sparse_pca_equals_dense_mean_imputation():
         assert abs(comps[k] @ vt[k]) == pytest.approx(1.0, abs=1e-8)
     centred, center = centred_votes(matrix)
     np.testing.assert_allclose(center, mean)
+    randomized = principal_components(centred, exact_up_to=0)  # the large-matrix path
+    for k in range(2):
+        assert abs(randomized[k] @ comps[k]) == pytest.approx(1.0, abs=1e-6)
 
 
 def test_projection_scales_by_votes_cast():

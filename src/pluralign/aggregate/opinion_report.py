@@ -73,7 +73,8 @@ def render(result: OpinionResult, texts: dict[str, str], title: str = "Opinion g
                  f"{100 * e['p_success']:.0f}%", f"{e['repness']:.2f}"] for e in entries]
         parts.append(f"<h2 style='color:{COLOURS[g % len(COLOURS)]}'>Group {g} ({size} participants)</h2>")
         parts.append(_table(rows, ["id", "statement", "group tends to", "share (smoothed)", "vs others"]))
-    order = [j for j in np.argsort(-result.gac) if j not in set(m.mod_out.tolist())][:15]
+    moderated = set(m.mod_out.tolist())
+    order = [j for j in np.argsort(-result.gac) if j not in moderated][:15]
     rows = [[html.escape(m.statements[j]), text(j), f"{result.gac[j]:.3f}",
              " / ".join(f"{100 * r:.0f}%" for r in result.agree_rate[:, j])] for j in order]
     parts.append("<h2>Group-informed consensus</h2>")
