@@ -57,7 +57,9 @@ def test_reward_model_scores_do_not_depend_on_batching(reward_model_dir):
     alone = [scorer([p], [r])[0] for p, r in zip(prompts, responses)]
     assert together == pytest.approx(alone, abs=1e-4)
     assert len(set(round(s, 4) for s in together)) == 3  # a real model: different inputs, different scores
-    assert scorer.text(prompts[0], "yo").endswith("<|im_start|>assistant\nyo<|im_end|>\n")
+    tokenizer = scorer.tokenizer
+    assert tokenizer.decode(scorer.encode(prompts[0], "yo")).endswith("<|im_start|>assistant\nyo<|im_end|>\n")
+    assert tokenizer.decode(scorer.encode("Q: ", "yo")) == "Q: yo<|im_end|>"
     assert isinstance(load_scorer(str(reward_model_dir)), RewardModelScorer)
 
 

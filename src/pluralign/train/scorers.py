@@ -66,11 +66,11 @@ class RewardModelScorer:
     """A sequence-classification reward model scoring ``prompt + response`` (its single logit, in fp32).
 
     Conversational prompts (``[{role, content}]``) go through the model's chat template with the response as
-    the assistant's turn, as TRL's RewardTrainer formats conversational pairs; text prompts are concatenated.
+    the assistant's turn, as TRL's RewardTrainer formats pairs; text prompts are concatenated and end in EOS.
 
     Args:
         path: a transformers directory whose config has ``num_labels == 1``.
-        batch_size: pairs per forward pass; max_length: tokens kept per pair (from the left).
+        batch_size: pairs per forward pass; max_length: tokens kept per pair (its last ones).
     """
 
     def __init__(self, path: str | Path, batch_size: int = 8, max_length: int = 512, device: str = "cpu"):
@@ -90,22 +90,26 @@ class RewardModelScorer:
         self.model.config.pad_token_id = self.tokenizer.pad_token_id
         self.batch_size, self.max_length, self.device = batch_size, max_length, device
 
-    def text(self, prompt, response) -> str:
+    def encode(self, prompt, response) -> list[int]:
+        """Token ids of one pair, as TRL's RewardTrainer builds them (last ``max_length`` kept)."""
         response = response_text(response)
-        if isinstance(prompt, str):
-            return prompt + response
-        messages = list(prompt) + [{"role": "assistant", "content": response}]
-        return self.tokenizer.apply_chat_template(messages, tokenize=False)
+        if isinstance(prompt, str):  # TRL appends EOS to plain-text pairs
+            text = prompt + response
+            text = text if text.endswith(self.tokenizer.eos_token) else text + self.tokenizer.eos_token
+            ids = self.tokenizer(text)["input_ids"]
+        else:
+            messages = list(prompt) + [{"role": "assistant", "content": response}]
+            text = self.tokenizer.apply_chat_template(messages, tokenize=False)
+            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return ids[-self.max_length:]
 
     def __call__(self, prompts: Sequence, responses: Sequence[str]) -> list[float]:
         import torch
 
-        texts = [self.text(p, r) for p, r in zip(prompts, responses, strict=True)]
+        rows = [self.encode(p, r) for p, r in zip(prompts, responses, strict=True)]
         scores: list[float] = []
-        self.tokenizer.truncation_side = "left"  # keep the response, drop the start of a long prompt
-        for start in range(0, len(texts), self.batch_size):
-            batch = self.tokenizer(texts[start : start + self.batch_size], return_tensors="pt", padding=True,
-                                   truncation=True, max_length=self.max_length, add_special_tokens=False)
+        for start in range(0, len(rows), self.batch_size):
+            batch = self.tokenizer.pad({"input_ids": rows[start : start + self.batch_size]}, return_tensors="pt")
             with torch.inference_mode():
                 logits = self.model(**batch.to(self.device)).logits
             scores.extend(logits[:, 0].float().tolist())
