@@ -28,8 +28,6 @@ from pathlib import Path
 
 import numpy as np
 
-from transformers import TrainerCallback
-
 from pluralign.io import atomic_path, iter_jsonl, write_jsonl
 
 log = logging.getLogger("pluralign.train")
@@ -196,7 +194,7 @@ class MetricsLogger:
                 f"<h2>Last step</h2><table>{cells}</table></body></html>")
 
 
-# ---- TRL / transformers Trainer adapter ----------------------------------------------------------------------
+# ---- TRL / transformers Trainer logs ----------------------------------------------------------------------
 # TRL's log names -> ours. GRPO/RLOO log one "rewards/<function name>/mean" per reward function: pluralign names
 # the optimised scorer "proxy" and a zero-weight gold scorer "gold" (see pluralign.train.rl_trl).
 TRL_NAMES = {
@@ -223,17 +221,3 @@ def from_trl_logs(logs: dict) -> dict:
         out["kl"] = float(logs["kl"]) * float(logs.get("completions/mean_length", 1.0))
     return out
 
-
-class MonitorCallback(TrainerCallback):
-    """Send a transformers/TRL Trainer's logs through a :class:`MetricsLogger` (main process only)."""
-
-    def __init__(self, logger: MetricsLogger):
-        self.logger = logger
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if state.is_world_process_zero and logs and "train_runtime" not in logs:
-            self.logger.log(state.global_step, **from_trl_logs(logs))
-
-    def on_train_end(self, args, state, control, **kwargs):
-        if state.is_world_process_zero:
-            self.logger.finish()
