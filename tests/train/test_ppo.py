@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -171,6 +172,12 @@ def test_config_errors_name_the_field(prompts_file, tmp_path):
     bad.write_text('data = "p.jsonl"\nreward = "count:a"\nkl_target = -1\n')
     with pytest.raises(InputError, match="ppo.toml: field 'kl_target'"):
         load_config(bad, PPOConfig)
+    good = tmp_path / "configs" / "ppo.toml"
+    good.parent.mkdir()
+    good.write_text('data = "p.jsonl"\nreward = "rm/model"\ngold = "count:a"\n')
+    cfg = load_config(good, PPOConfig)  # a reward model directory is relative to the file, like data
+    assert cfg.reward == str(good.parent / "rm" / "model") and cfg.gold == "count:a"
+    assert load_config(good, PPOConfig, {"reward": "rm2"}).reward == str(Path.cwd() / "rm2")
 
 
 def test_cli_runs_ppo_and_reports(tmp_path, prompts_file, capsys):

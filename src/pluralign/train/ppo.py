@@ -59,6 +59,12 @@ class RLConfig(RunConfig):
         if self.reward is None:
             raise InputError("missing: give 'reward' (a reward model directory, count:CHARS or module:function)",
                              path=source, field="reward")
+        for key in ("reward", "gold"):
+            spec = getattr(self, key)
+            if spec and ":" not in spec:  # a reward model directory: relative to the config file, like `model`
+                from_file = source != "<flags>" and key not in flagged
+                base = Path(source).resolve().parent if from_file else Path.cwd()
+                setattr(self, key, str(base / Path(spec).expanduser()))
 
 
 @dataclass
