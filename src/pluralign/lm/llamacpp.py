@@ -25,14 +25,14 @@ class LlamaCppBackend:
         path = Path(gguf) if gguf not in (None, "", "default") else default_gguf_path()
         self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, logits_all=True, verbose=False)
         self.name = path.stem
-        meta = self.llm.metadata
-        template = meta.get("tokenizer.chat_template")
-        vocab = self.llm.tokenizer_
+        template = self.llm.metadata.get("tokenizer.chat_template")
         self._formatter = None
         if template:
-            eos = self.llm.detokenize([self.llm.token_eos()]).decode("utf-8", "ignore")
-            bos = self.llm.detokenize([self.llm.token_bos()]).decode("utf-8", "ignore") if vocab else ""
-            self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+            def token_text(token_id: int) -> str:
+                return self.llm.detokenize([token_id], special=True).decode("utf-8", "ignore") if token_id >= 0 else ""
+
+            self._formatter = Jinja2ChatFormatter(template=template, eos_token=token_text(self.llm.token_eos()),
+                                                  bos_token=token_text(self.llm.token_bos()))
 
     def _render(self, prompt: Prompt) -> tuple[str, bool]:
         messages = as_messages(prompt)
@@ -42,20 +42,26 @@ class LlamaCppBackend:
             raise ValueError(f"{self.name} has no chat template; give raw-text prompts")
         return self._formatter(messages=messages).prompt, True
 
+    def _encode(self, prompt: Prompt) -> list[int]:
+        text, templated = self._render(prompt)
+        # A chat template writes its own special tokens; raw text gets the model's BOS (as the hf backend does).
+        return self.llm.tokenize(text.encode(), add_bos=not templated, special=templated)
+
     def generate(self, prompts: Sequence[Prompt], n: int = 1, temperature: float = 0.7, top_p: float = 1.0,
                  max_new_tokens: int = 128, seed: int | None = None, repetition_penalty: float | None = None,
                  progress=None) -> list[list[str]]:
         check_sampling(n, temperature, top_p, max_new_tokens)
         out = []
         for i, prompt in enumerate(prompts):
-            text, _ = self._render(prompt)
+            tokens = self._encode(prompt)
             samples = []
             for k in range(n):
                 if seed is not None:
                     self.llm.set_seed(seed + i * n + k)
+                # Token ids, not text: create_completion would tokenize text without its special tokens.
                 resp = self.llm.create_completion(
-                    text, max_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
-                    repeat_penalty=repetition_penalty or 1.0, stop=[self.llm.detokenize([self.llm.token_eos()]).decode()],
+                    tokens, max_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                    repeat_penalty=repetition_penalty or 1.0,
                 )
                 samples.append(resp["choices"][0]["text"].strip())
             out.append(samples)
@@ -68,8 +74,7 @@ class LlamaCppBackend:
             raise ValueError(f"{len(prompts)} prompts but {len(continuations)} continuations")
         scores = []
         for prompt, cont in zip(prompts, continuations):
-            text, templated = self._render(prompt)
-            head = self.llm.tokenize(text.encode(), add_bos=not templated, special=templated)
+            head = self._encode(prompt)
             tail = self.llm.tokenize(cont.encode(), add_bos=False, special=False) if cont else []
             if not tail:
                 scores.append(Score(0.0, 0))
@@ -83,3 +88,7 @@ class LlamaCppBackend:
             if progress:
                 progress(1)
         return scores
+
+    def close(self) -> None:
+        """Free the model now (llama-cpp-python's own finaliser can fail at interpreter exit)."""
+        self.llm.close()
