@@ -26,14 +26,25 @@ def form_value(html: str, name: str) -> str:
     return match.group(1)
 
 
-@pytest.fixture
-def site(store):
-    """(store, client, process, token) with three accepted statements (SQLite, and PostgreSQL when set up)."""
+def make_site(store):
+    """(store, client, process, token): a conversation with three accepted statements and a client for it."""
     process, token = store.create_process("conversation", "Rules for our AI", min_votes=2, slug="rules")
     for text in ("The AI should be honest.", "The AI should not give medical advice.",
                  "<script>alert('x')</script> must show as text"):
         store.add_statement(process, text, moderated=1)
     return store, TestClient(create_app(store, rate=50, burst=50)), process, token
+
+
+@pytest.fixture
+def site(tmp_path):
+    """(store, client, process, token) on SQLite, with three accepted statements."""
+    return make_site(Store(str(tmp_path / "app.db")))
+
+
+@pytest.fixture
+def site_any_db(store):
+    """The same on every database under test (SQLite, and PostgreSQL when PLURALIGN_TEST_PG_URL is set)."""
+    return make_site(store)
 
 
 def start(client, path="/c/rules"):
@@ -74,8 +85,8 @@ def test_user_text_is_escaped(site):
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;script&gt;x()&lt;/script&gt;" in html and "<b>bold" not in html
 
 
-def test_added_statement_waits_for_moderation_then_reaches_others(site):
-    store, client, process, token = site
+def test_added_statement_waits_for_moderation_then_reaches_others(site_any_db):
+    store, client, process, token = site_any_db
     _, csrf = start(client)
     reply = client.post("/c/rules/statements", data={"csrf": csrf, "text": "The AI should cite sources."},
                         headers=JSON)
@@ -203,9 +214,9 @@ GARBAGE = [b"", b"\xff\xfe\x00", b"statement=99999999999999999999999&vote=agree"
            b"statement=0&vote=agree&vote=disagree", b"=&&==", b"a" * 100_000]
 
 
-def test_garbage_never_causes_a_server_error(site):
+def test_garbage_never_causes_a_server_error(site_any_db):
     """Every refusal is a 4xx with a message: fuzz every POST endpoint with odd bodies, with a valid token."""
-    _, client, _, token = site
+    _, client, _, token = site_any_db
     _, csrf = start(client)
     client.get(f"/admin/rules?token={token}")
     for path in ENDPOINTS:

@@ -8,10 +8,8 @@ from collections import Counter
 import pytest
 
 from pluralign.elicit.polis import export_polis, import_polis
+from pluralign.elicit.store import Store
 from pluralign.errors import InputError
-
-CONVERSATIONS = ["london.youth.policing", "scoop-hivemind.ubi", "vtaiwan.uberx"]
-
 
 def read(path):
     with open(path, encoding="utf-8", newline="") as fh:
@@ -23,26 +21,35 @@ def log(path):
     return Counter((r["timestamp"], r["comment-id"], r["voter-id"], r["vote"]) for r in read(path))
 
 
-@pytest.mark.parametrize("name", CONVERSATIONS)
-def test_real_conversation_round_trips_vote_for_vote(store, shared_data, tmp_path, name):
-    source = shared_data / "polis" / name
-    process, _ = import_polis(store, source, slug=name.replace(".", "-"))
-    counts = export_polis(store, process, tmp_path)
+def assert_round_trip(store, source, out):
+    """Import the Polis export in ``source``, export it to ``out`` and compare vote for vote."""
+    process, _ = import_polis(store, source, slug=source.name.replace(".", "-"))
+    counts = export_polis(store, process, out)
 
-    assert log(tmp_path / "votes.csv") == log(source / "votes.csv")
+    assert log(out / "votes.csv") == log(source / "votes.csv")
     assert counts["votes.csv"] == len(read(source / "votes.csv"))
-    original, exported = read(source / "participants-votes.csv"), read(tmp_path / "participants-votes.csv")
+    original, exported = read(source / "participants-votes.csv"), read(out / "participants-votes.csv")
     assert list(exported[0]) == list(original[0])  # same columns, same order (comment ids with votes)
     by_id = {r["participant"]: r for r in exported}
     assert len(by_id) == len(original)
     for row in original:  # latest vote per participant and comment, group ids and counts, cell by cell
         assert by_id[row["participant"]] == row
     keep = ("timestamp", "comment-id", "author-id", "moderated", "comment-body")
-    assert (Counter(tuple(r[k] for k in keep) for r in read(tmp_path / "comments.csv"))
+    assert (Counter(tuple(r[k] for k in keep) for r in read(out / "comments.csv"))
             == Counter(tuple(r[k] for k in keep) for r in read(source / "comments.csv")))
-    summary = dict(row for row in csv.reader(open(tmp_path / "summary.csv", encoding="utf-8")))
+    summary = dict(row for row in csv.reader(open(out / "summary.csv", encoding="utf-8")))
     assert summary["topic"] == dict(csv.reader(open(source / "summary.csv", encoding="utf-8")))["topic"]
     assert int(summary["voters"]) == len(original)
+
+
+@pytest.mark.parametrize("name", ["london.youth.policing", "scoop-hivemind.ubi"])
+def test_real_conversation_round_trips_vote_for_vote(store, shared_data, tmp_path, name):
+    assert_round_trip(store, shared_data / "polis" / name, tmp_path)
+
+
+def test_largest_conversation_round_trips_vote_for_vote(shared_data, tmp_path):
+    """vTaiwan uberx: 49,997 votes by 1,921 people (SQLite only; the two above also run on PostgreSQL)."""
+    assert_round_trip(Store(str(tmp_path / "vtaiwan.db")), shared_data / "polis" / "vtaiwan.uberx", tmp_path)
 
 
 def test_revotes_keep_history_latest_counts(store, shared_data):
