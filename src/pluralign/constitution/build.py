@@ -22,10 +22,18 @@ from pluralign.constitution.templates import PrincipleTemplates
 from pluralign.errors import InputError
 from pluralign.records import Constitution, Principle, Provenance
 
-REWRITE_PROMPT = (
-    "Rewrite this statement from a public consultation as one short rule for an AI assistant, starting with "
-    "'The AI should'. Keep its meaning; add nothing.\n\nStatement: {statement}\nRule:"
-)
+# Few-shot and completed after "The AI should" as raw text: with the 135M default model this keeps the rule's form
+# far better than a chat instruction, which it answered with free prose.
+REWRITE_PROMPT = """Turn each statement from a public consultation into one rule for an AI assistant. Keep its meaning.
+
+Statement: Public transport should be free for students.
+Rule: The AI should support making public transport free for students.
+
+Statement: People deserve to know how decisions about them are made.
+Rule: The AI should explain how decisions that affect people are made.
+
+Statement: {statement}
+Rule: The AI should"""
 
 
 @dataclass
@@ -100,16 +108,16 @@ def merge_near_duplicates(candidates: list[Candidate], threshold: float, embeddi
     return kept, merges
 
 
-def rewrite_with_lm(texts: list[str], lm, max_new_tokens: int = 48) -> list[str]:
-    """Ask a language model to turn each statement into a short rule; fall back to the statement when the
-    model returns nothing usable (small models often do)."""
-    prompts = [[{"role": "user", "content": REWRITE_PROMPT.format(statement=t)}] for t in texts]
+def rewrite_with_lm(texts: list[str], lm, max_new_tokens: int = 40) -> list[str]:
+    """Ask a language model to restate each statement as "The AI should ..."; keep the statement itself when the
+    model returns fewer than 3 words."""
+    prompts = [REWRITE_PROMPT.format(statement=" ".join(t.split())) for t in texts]
     outputs = lm.generate(prompts, n=1, temperature=0.0, max_new_tokens=max_new_tokens, seed=0,
-                          repetition_penalty=1.2)
+                          repetition_penalty=1.1)
     rules = []
     for text, out in zip(texts, outputs):
-        rule = (out[0] if out else "").strip().split("\n")[0].strip()
-        rules.append(rule if len(rule) >= 8 else text)
+        words = (out[0] if out else "").strip().split("\n")[0].split()
+        rules.append("The AI should " + " ".join(words) if len(words) >= 3 else text)
     return rules
 
 
