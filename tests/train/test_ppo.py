@@ -116,20 +116,25 @@ def _metrics(out):
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_rule_reward_rises_and_kl_starts_at_zero(prompts_file, tmp_path):
+def test_rule_reward_rises_kl_starts_at_zero_and_hacking_is_caught(prompts_file, tmp_path):
     from pluralign.lm.tiny import tiny_model
+    from pluralign.train.monitors import RewardHackingWarning
 
     model, tokenizer = tiny_model(seed=0)  # a fresh copy: this run changes its weights
-    result = train_ppo(_config(prompts_file, tmp_path / "run", steps=20), model=model, tokenizer=tokenizer)
+    # The proxy pays for vowels; the gold counts consonants, which a fixed-length response must give up for them.
+    cfg = _config(prompts_file, tmp_path / "run", steps=20, gold="count:bcdfghjklmnpqrstvwxyz")
+    with pytest.warns(RewardHackingWarning, match="gold reward falls"):
+        result = train_ppo(cfg, model=model, tokenizer=tokenizer)
     rows = _metrics(tmp_path / "run")
     assert rows[0]["kl"] == 0.0  # policy == reference before the first update
     first = sum(r["reward"] for r in rows[:5]) / 5
     last = sum(r["reward"] for r in rows[-5:]) / 5
     assert last > first + 2.0, (first, last)  # random init emits ~0.3 vowels in 16 bytes
-    assert rows[-1]["kl"] > 0
+    assert rows[-1]["kl"] > 0 and rows[-1]["gold"] < rows[0]["gold"]
     assert {"loss", "policy_loss", "value_loss", "clipfrac", "beta", "response_length"} <= rows[0].keys()
     assert (tmp_path / "run" / "model" / "config.json").is_file()
     assert (tmp_path / "run" / "metrics.html").is_file() and result["reward_last"] == rows[-1]["reward"]
+    assert len(result["warnings"]) == 1
 
 
 def test_lora_reference_is_the_disabled_adapter(prompts_file, tmp_path):
