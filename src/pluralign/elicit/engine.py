@@ -18,6 +18,10 @@ from sqlalchemy.engine import make_url
 from pluralign.errors import InputError
 
 
+WRITE_OPTION = "pluralign_write"
+"""Execution option marking a connection that will write (SQLite then begins with BEGIN IMMEDIATE)."""
+
+
 def database_url(db: str) -> str:
     """A SQLAlchemy URL from what a user typed: a URL as is, anything else as a SQLite file path."""
     if "://" in db:
@@ -54,7 +58,10 @@ def _sqlite_engine(url) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        # Writers take the write lock up front: a deferred transaction that reads, then writes after another
+        # process committed, fails at once with SQLITE_BUSY instead of waiting.
+        immediate = conn.get_execution_options().get(WRITE_OPTION)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 

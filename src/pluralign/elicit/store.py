@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, select, upda
 from sqlalchemy.exc import IntegrityError
 
 from pluralign.elicit import schema as S
-from pluralign.elicit.engine import is_sqlite, make_engine
+from pluralign.elicit.engine import WRITE_OPTION, is_sqlite, make_engine
 from pluralign.elicit.fastpath import CompiledStatement, dbapi_transaction
 from pluralign.elicit.routing import Candidate, Router, priority_then_random
 from pluralign.errors import InputError
@@ -86,8 +86,10 @@ class Store:
     @contextmanager
     def writing(self):
         """A write transaction (serialised on SQLite)."""
-        with self.write_lock, self.engine.begin() as conn:
-            yield conn
+        with self.write_lock, self.engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
 
     # --- processes -------------------------------------------------------------------------------------
 
