@@ -61,52 +61,66 @@ def _absent_last(margin: np.ndarray, present: np.ndarray) -> np.ndarray:
     return margin + big * (present[:, :, None] & ~present[:, None, :]) - big * (~present[:, :, None] & present[:, None, :])
 
 
-def kemeny_young(support: np.ndarray, present: np.ndarray, chunk: int = 1000) -> SocialRanking:
+def _exact_dtype(margin: np.ndarray):
+    """float32 when every margin is a small integer (sums and comparisons stay exact, twice as fast), else float64."""
+    integral = np.all(margin == np.round(margin)) and np.abs(margin).sum(axis=(1, 2)).max(initial=0) < 2**23
+    return np.float32 if integral else np.float64
+
+
+def kemeny_young(support: np.ndarray, present: np.ndarray, chunk: int = 200) -> SocialRanking:
     """Kemeny–Young: the orders maximising the total support they agree with (= minimising Kendall tau
     distance to the ballots), exact, up to :data:`KEMENY_MAX_CANDIDATES` candidates.
 
     Order score = const + sum over i < j of [i before j] * margin(i, j): one (prompts x pairs) @ (pairs x n!)
-    matrix product. A second product counts, per candidate and position, the optimal orders putting it there.
-    Score = -(best position in any optimal order).
+    matrix product. Prompts with several optimal orders take a second product that counts, per candidate and
+    position, the optimal orders putting it there. Score = -(best position in any optimal order).
     """
     P, C, _ = support.shape
     if C > KEMENY_MAX_CANDIDATES:
         raise InputError(f"exact Kemeny–Young stops at {KEMENY_MAX_CANDIDATES} candidates; got {C}")
     margin = _absent_last(margins(support), present)
+    dtype = _exact_dtype(margin)
     upper_i, upper_j = np.triu_indices(C, k=1)
-    pairs = margin[:, upper_i, upper_j]  # (P, C(C-1)/2)
-    precedes, onehot = _precedes(C), _position_onehot(C)
+    pairs = margin[:, upper_i, upper_j].astype(dtype)  # (P, C(C-1)/2)
+    precedes = _precedes(C).astype(dtype)
     best = np.empty((P, C))
     for start in range(0, P, chunk):
-        block = slice(start, start + chunk)
-        order_scores = pairs[block] @ precedes
-        top = order_scores.max(axis=1, keepdims=True)
-        optimal = (order_scores >= top - 1e-9 * np.maximum(1.0, np.abs(top))).astype(np.float64)
-        at = (optimal @ onehot).reshape(-1, C, C) > 0  # [p, c, t]: some optimal order puts c at t
-        best[block] = at.argmax(axis=2)
+        order_scores = pairs[start:start + chunk] @ precedes
+        top = order_scores.argmax(axis=1)
+        high = order_scores[np.arange(len(top)), top][:, None]
+        optimal = order_scores >= high - (0 if dtype is np.float32 else 1e-9 * np.maximum(1.0, np.abs(high)))
+        best[start:start + chunk] = _positions(C)[top]
+        several = np.flatnonzero(optimal.sum(axis=1) > 1)
+        if len(several):
+            at = (optimal[several].astype(np.float64) @ _position_onehot(C)).reshape(-1, C, C) > 0  # [p, c, t]
+            best[start + several] = at.argmax(axis=2)
     return outcome_from_scores(-best, present, "kemeny_young", tie_breaking=_TIES)
 
 
-def _stack_best_positions(margin: np.ndarray, chunk: int = 32) -> np.ndarray:
+def _stack_best_positions(margin: np.ndarray, chunk: int = 256) -> np.ndarray:
     """(G, s) best position of each candidate over all stacks of G margin matrices (G, s, s).
 
     Zavist & Tideman (1989): an order L is a ranked-pairs outcome under some tie-breaking iff it is a stack:
     for all a before b in L there is a path a -> ... -> b going forward in L whose margins are all
-    >= margin(b, a). The strongest forward paths come from Floyd–Warshall over the upper triangle.
+    >= margin(b, a). Neighbours in a stack can only use the direct edge, so orders with a negative margin
+    between neighbours are dropped first (most of them); the strongest forward paths of the rest come from
+    Floyd–Warshall over the upper triangle.
     """
     G, s, _ = margin.shape
     orders, pos = _orders(s), _positions(s)
     forward = np.triu(np.ones((s, s), bool), k=1)
-    best = np.empty((G, s), dtype=np.int64)
+    best = np.full(G * s, s, dtype=np.int64)
     for start in range(0, G, chunk):
-        m = margin[start:start + chunk]
-        in_order = m[:, orders[:, :, None], orders[:, None, :]]  # (g, s!, s, s), rows/cols in order position
+        m = margin[start:start + chunk].astype(_exact_dtype(margin))
+        g, q = np.nonzero(np.all(m[:, orders[:, :-1], orders[:, 1:]] >= 0, axis=2))
+        in_order = m[g[:, None, None], orders[q][:, :, None], orders[q][:, None, :]]  # (K, s, s) in order position
         paths = np.where(forward, in_order, -np.inf)
         for k in range(1, s - 1):
             paths = np.maximum(paths, np.minimum(paths[..., :, k, None], paths[..., None, k, :]))
-        is_stack = np.all((paths >= np.swapaxes(in_order, -1, -2)) | ~forward, axis=(2, 3))
-        best[start:start + chunk] = np.where(is_stack[:, :, None], pos[None], s).min(axis=1)
-    return best
+        is_stack = np.all((paths >= np.swapaxes(in_order, -1, -2)) | ~forward, axis=(1, 2))
+        g, q = g[is_stack] + start, q[is_stack]
+        np.minimum.at(best, (g[:, None] * s + np.arange(s)).ravel(), pos[q].ravel())
+    return best.reshape(G, s)
 
 
 def ranked_pairs(support: np.ndarray, present: np.ndarray) -> SocialRanking:
