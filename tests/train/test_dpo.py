@@ -1,5 +1,5 @@
-"""DPO on a tiny model: the preference moves on held-out prompts, the loss type is the one configured, and the
-reference log-probs are precomputed once."""
+"""DPO on a tiny model: the preference moves on held-out prompts, the loss type is the one configured, the
+reference log-probs are precomputed once, and bf16 autocast (over fp32 weights) learns the same as fp32."""
 
 from __future__ import annotations
 
@@ -34,8 +34,13 @@ def _config(root, out, **overrides):
         "batch_size": 4, "steps": 10, "log_every": 5, "save_every": 10, "output_dir": str(root / out), **overrides})
 
 
-def test_dpo_moves_held_out_preference(pairs):
-    result = train_dpo(_config(pairs, "sigmoid"))
+@pytest.fixture(scope="module")
+def fp32_run(pairs):
+    return train_dpo(_config(pairs, "sigmoid"))
+
+
+def test_dpo_moves_held_out_preference(pairs, fp32_run):
+    result = fp32_run
     assert result["eval"]["eval_rewards/accuracies"] == 1.0
     assert result["eval"]["eval_rewards/margins"] > 0.05
     assert result["final_loss"] < math.log(2)
@@ -44,6 +49,14 @@ def test_dpo_moves_held_out_preference(pairs):
     assert (pairs / "sigmoid" / "metrics.png").is_file()
     args = torch.load(pairs / "sigmoid" / "checkpoint-10" / "training_args.bin", weights_only=False)
     assert args.precompute_ref_log_probs and args.beta == 0.1 and args.loss_type == ["sigmoid"]
+
+
+def test_bf16_autocast_learns_the_same(pairs, fp32_run):
+    result = train_dpo(_config(pairs, "bf16", bf16_autocast=True))
+    assert result["eval"]["eval_rewards/accuracies"] == 1.0
+    assert result["final_loss"] == pytest.approx(fp32_run["final_loss"], abs=0.01)
+    args = torch.load(pairs / "bf16" / "checkpoint-10" / "training_args.bin", weights_only=False)
+    assert args.bf16 and not args.bf16_full_eval  # autocast over fp32 weights, never pure bf16
 
 
 @pytest.mark.parametrize("loss_type, smoothing, first_loss", [
