@@ -168,3 +168,29 @@ def test_failed_creation_leaves_nothing(store):
     assert store.processes() == []
     process, _ = store.create_conversation("Seeds", ["A fine statement", "Another one"], slug="seeds")
     assert [(s.number, s.moderated) for s in store.statements(process)] == [(0, 1), (1, 1)]
+
+
+def test_two_writers_on_one_sqlite_file_wait_for_each_other(tmp_path):
+    """A server and a CLI open the same file: their write transactions queue up instead of failing."""
+    import threading
+
+    db = str(tmp_path / "shared.db")
+    server, cli = Store(db), Store(db)  # separate stores: separate in-process locks, like two processes
+    process, _ = server.create_conversation("Shared", ["First statement"], slug="shared")
+    voter = server.participant(process, "voter-browser")
+    errors = []
+
+    def votes():
+        try:
+            for _ in range(150):
+                server.vote(process, voter, 0, "agree")
+        except Exception as err:  # noqa: BLE001 (the assertion below reports it)
+            errors.append(err)
+
+    thread = threading.Thread(target=votes)
+    thread.start()
+    added = [cli.add_statement(cli.process("shared"), f"Statement from the command line {i}", moderated=1)
+             for i in range(30)]
+    thread.join()
+    assert errors == [] and added == list(range(1, 31))
+    assert server.counts(process)["votes cast"] == 150
