@@ -33,6 +33,7 @@ def _register_stages() -> None:
     from pluralign.aggregate.opinion.cli import opinion_app; app.add_typer(opinion_app, name="opinion")  # noqa: E702
     from pluralign.aggregate.cli import aggregate; app.command("aggregate")(aggregate)  # noqa: E702
     from pluralign.constitution.cli import constitution_app; app.add_typer(constitution_app, name="constitution")  # noqa: E702
+    from pluralign.feedback.cli import cai_app; app.add_typer(cai_app, name="cai")  # noqa: E702
     import pluralign.train.cli_rl  # noqa: F401  (adds ppo, rloo, grpo to the train group)
     from pluralign.train.cli import train_app; app.add_typer(train_app, name="train")  # noqa: E702
 

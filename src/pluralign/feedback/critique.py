@@ -1,0 +1,182 @@
+"""SL-CAI: critique -> revision chains (Bai et al., 2022, section 3).
+
+For each prompt the (helpful) model answers; then, for each round, a principle is drawn at random and the model
+is asked, after few-shot examples, for a critique ("Critique Request: ..." / "Critique:") and a revision
+("Revision Request: ..." / "Revision:") of its latest answer. Every round is kept: the paper fine-tunes on the
+revisions of every step.
+
+Work is batched across prompts and resumable: each finished batch of chains is appended to the output JSONL and
+fsync'ed, and a restarted run skips the prompt ids already there (a line cut short by a kill is dropped).
+The principle of round ``r`` for prompt ``id`` depends only on (seed, id, r), so a resumed run draws the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from pluralign.errors import InputError
+from pluralign.lm.base import LanguageModel
+from pluralign.records import Constitution, Demonstration, Principle, Provenance
+
+# A generated critique or revision ends where the model starts the next section or turn by itself.
+_SECTION_END = re.compile(r"\n\s*(?:Critique Request|CritiqueRequest|Revision Request|RevisionRequest|Critique|"
+                          r"Revision|Human|Assistant)\s*:|\n\n\n")
+
+
+@dataclass
+class ReviseConfig:
+    """rounds: critique/revision rounds per prompt; max_new_tokens: per response, critique and revision (short
+    outputs keep a small model from looping); repetition_penalty: >1 discourages repeats; temperature: sampling
+    temperature (0 = greedy); batch_size: prompts per batch (one fsync per batch); seed: principles and sampling."""
+
+    rounds: int = 1
+    max_new_tokens: int = 64
+    repetition_penalty: float = 1.3
+    temperature: float = 0.7
+    batch_size: int = 8
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.rounds < 1:
+            raise ValueError(f"rounds must be >= 1, got {self.rounds}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+
+def principle_for(prompt_id: str, round_index: int, principles: Sequence[Principle], seed: int) -> Principle:
+    """The principle of one round: random, but fixed by (seed, prompt id, round) so resumed runs agree."""
+    return random.Random(f"{seed}:{prompt_id}:{round_index}").choice(list(principles))
+
+
+def cut_section(text: str) -> str:
+    """Keep a generated section up to where the model starts another section or turn."""
+    return _SECTION_END.split(text, maxsplit=1)[0].strip()
+
+
+def critique_context(fewshot: str, prompt: str, response: str) -> str:
+    return f"{fewshot}\n\nHuman: {prompt.strip()}\n\nAssistant: {response}"
+
+
+def critique_request(principle: Principle) -> str:
+    return f"\n\nCritique Request: {principle.critique_request.strip()}\n\nCritique:"
+
+
+def revision_request(principle: Principle) -> str:
+    return f"\n\nRevision Request: {principle.revision_request.strip()}\n\nRevision:"
+
+
+def revise_batch(lm: LanguageModel, rows: Sequence[dict], constitution: Constitution, fewshot: str,
+                 config: ReviseConfig) -> list[dict]:
+    """Chains for one batch of ``{"id", "prompt"}`` rows (prompt: text).
+
+    Returns one dict per row: id, prompt, initial, rounds (principle, critique, revision), final.
+    """
+    sampling = dict(temperature=config.temperature, max_new_tokens=config.max_new_tokens,
+                    repetition_penalty=config.repetition_penalty, seed=config.seed)
+    initial = [out[0].strip() for out in lm.generate([[{"role": "user", "content": r["prompt"]}] for r in rows],
+                                                     **sampling)]
+    contexts = [critique_context(fewshot, r["prompt"], resp) for r, resp in zip(rows, initial)]
+    chains = [{"id": r["id"], "prompt": r["prompt"], "initial": resp, "rounds": []} for r, resp in zip(rows, initial)]
+    for k in range(config.rounds):
+        principles = [principle_for(r["id"], k, constitution.principles, config.seed) for r in rows]
+        contexts = [c + critique_request(p) for c, p in zip(contexts, principles)]
+        critiques = [cut_section(out[0]) for out in lm.generate(contexts, **sampling)]
+        contexts = [c + f" {crit}" + revision_request(p) for c, crit, p in zip(contexts, critiques, principles)]
+        revisions = [cut_section(out[0]) for out in lm.generate(contexts, **sampling)]
+        contexts = [c + f" {rev}" for c, rev in zip(contexts, revisions)]
+        for chain, p, crit, rev in zip(chains, principles, critiques, revisions):
+            chain["rounds"].append({"principle": p.id, "critique": crit, "revision": rev})
+    for chain in chains:
+        chain["final"] = chain["rounds"][-1]["revision"]
+    return chains
+
+
+def finished_ids(path: str | Path) -> set[str]:
+    """Prompt ids already in a chain file. A last line cut short by a killed run is removed from the file."""
+    path = Path(path)
+    if not path.exists():
+        return set()
+    done, good_bytes = set(), 0
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                row = json.loads(raw)
+            except json.JSONDecodeError:
+                if fh.read(1):  # not the last line: the file is damaged, not merely cut short
+                    raise InputError("invalid JSON in a chain file", path=str(path), line=lineno) from None
+                break
+            if not raw.endswith(b"\n"):
+                break
+            done.add(str(row["id"]))
+            good_bytes += len(raw)
+    if good_bytes < path.stat().st_size:
+        with open(path, "r+b") as fh:
+            fh.truncate(good_bytes)
+    return done
+
+
+def append_chains(path: str | Path, chains: Sequence[dict]) -> None:
+    """Append finished chains and fsync, so a kill after this call never loses or half-writes them."""
+    with open(path, "a", encoding="utf-8") as fh:
+        for chain in chains:
+            fh.write(json.dumps(chain, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def revise(lm: LanguageModel, rows: Sequence[dict], constitution: Constitution, fewshot_examples: Sequence[str],
+           out: str | Path, config: ReviseConfig | None = None,
+           progress: Callable[[int], None] | None = None) -> int:
+    """Run SL-CAI over ``rows`` (``{"id", "prompt"}``, prompt as text), appending chains to ``out``.
+
+    Prompt ids already in ``out`` are skipped. Returns the number of prompts processed by this call.
+    Each chain also records the model, the seed and the config.
+    """
+    config = config or ReviseConfig()
+    ids = [str(r["id"]) for r in rows]
+    if len(set(ids)) != len(ids):
+        raise InputError("prompt ids must be unique (the chain file is resumed by id)")
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    done = finished_ids(out)
+    todo = [r for r in rows if str(r["id"]) not in done]
+    if progress and len(rows) > len(todo):
+        progress(len(rows) - len(todo))
+    fewshot = "".join(fewshot_examples)
+    for start in range(0, len(todo), config.batch_size):
+        batch = todo[start : start + config.batch_size]
+        chains = revise_batch(lm, batch, constitution, fewshot, config)
+        for chain in chains:
+            chain.update(model=lm.name, seed=config.seed, config=asdict(config), constitution=constitution.name)
+        append_chains(out, chains)
+        if progress:
+            progress(len(batch))
+    return len(todo)
+
+
+def read_chains(path: str | Path) -> list[dict]:
+    from pluralign.io import iter_jsonl
+
+    return [row for _, row in iter_jsonl(path)]
+
+
+def sft_records(chains: Sequence[dict], every_round: bool = False) -> list[Demonstration]:
+    """Demonstrations (prompt, revision) from chains: the final revision, or every round's revision."""
+    out = []
+    for chain in chains:
+        rounds = chain["rounds"] if every_round else chain["rounds"][-1:]
+        for k, rnd in enumerate(rounds):
+            upto = chain["rounds"][: (k + 1 if every_round else len(chain["rounds"]))]
+            out.append(Demonstration(
+                id=f"{chain['id']}-r{len(upto)}", prompt=chain["prompt"], completion=rnd["revision"],
+                author=f"ai:{chain['model']}",
+                provenance=Provenance(principles=[r["principle"] for r in upto], rule="sl-cai/critique-revision",
+                                      model=chain["model"], details={"seed": chain["seed"], "round": len(upto),
+                                                                     "constitution": chain.get("constitution")}),
+            ))
+    return out

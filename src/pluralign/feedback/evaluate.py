@@ -1,0 +1,176 @@
+"""How good is the AI labeller? Accuracy and Brier score on comparisons with a known answer.
+
+Input: JSONL in Anthropic's format, ``{"prompt", "corrects": [...], "incorrects": [...]}``, of two kinds:
+
+- **multiple choice** (e.g. ``HarmfulVsEthical.jsonl``): the prompt is a whole question ending in two options
+  `` (A) ...`` / `` (B) ...`` and a last line ("The answer is:"); corrects/incorrects are the letters.
+  Both option orders are asked (the options are swapped with a regex anchored at the end of the prompt), and
+  the content-free question keeps the prompt's header, question and options but puts "N/A" for the conversation.
+- **response pairs** (e.g. ``RLMadisonFewShotPrompts.json`` rows): the prompt is a conversation,
+  corrects/incorrects are responses; they are labelled by :class:`~pluralign.feedback.ai_preference.AIFeedback`.
+
+Accuracy: share of items where the correct answer gets probability > 0.5. Brier: mean (1 - p_correct)^2
+(0 is perfect, 0.25 is a constant 0.5).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pluralign.errors import InputError
+from pluralign.feedback.ai_preference import CONTENT_FREE, AIFeedback
+from pluralign.feedback.choice import calibrate, letter_probabilities, order_average
+from pluralign.io import iter_jsonl
+
+# Two options then one closing line, anchored at the end: responses may hold newlines or end in "]".
+_OPTIONS = re.compile(r"\n (?P<la>\(A\)) (?P<a>.*?)\n (?P<lb>\(B\)) (?P<b>.*)\n(?P<tail>[^\n]*)\s*$", re.DOTALL)
+_LETTERS = {"(A)": True, "(B)": False}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One evaluation item. Multiple choice: ``question`` is the whole prompt, ``correct_is_a`` the answer.
+    Response pair: ``question`` is the conversation, ``correct`` / ``incorrect`` the responses."""
+
+    question: str
+    correct_is_a: bool | None = None
+    correct: str | None = None
+    incorrect: str | None = None
+
+    @property
+    def multiple_choice(self) -> bool:
+        return self.correct_is_a is not None
+
+
+@dataclass
+class EvalResult:
+    """accuracy and brier over ``n`` items; ``p_correct``: the probability given to each correct answer."""
+
+    n: int
+    accuracy: float
+    brier: float
+    p_correct: np.ndarray
+
+    def as_dict(self) -> dict:
+        return {"n": self.n, "accuracy": round(self.accuracy, 4), "brier": round(self.brier, 4)}
+
+
+def read_items(path: str | Path, limit: int | None = None) -> list[Item]:
+    """Validate and read an Anthropic-format comparison file (``.jsonl``, or a ``.json`` list)."""
+    import json
+
+    path = str(path)
+    if path.endswith(".json"):
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as err:
+            raise InputError(f"cannot read: {err.strerror}", path=path) from None
+        except json.JSONDecodeError as err:
+            raise InputError(f"invalid JSON: {err.msg}", path=path, line=err.lineno) from None
+        if not isinstance(data, list):
+            raise InputError("expected a JSON list of {prompt, corrects, incorrects}", path=path)
+        rows = list(enumerate(data, 1))
+    else:
+        rows = list(iter_jsonl(path))
+    items = [_item(row, path, line) for line, row in rows[:limit]]
+    if not items:
+        raise InputError("no comparisons", path=path)
+    return items
+
+
+def _item(row, path: str, line: int) -> Item:
+    if not isinstance(row, dict):
+        raise InputError("expected a JSON object", path=path, line=line)
+    if not isinstance(row.get("prompt"), str) or not row["prompt"].strip():
+        raise InputError("must be non-empty text", path=path, line=line, field="prompt")
+    for key in ("corrects", "incorrects"):
+        if not isinstance(row.get(key), list) or not row[key] or not all(isinstance(x, str) for x in row[key]):
+            raise InputError("must be a non-empty list of strings", path=path, line=line, field=key)
+    correct, incorrect = row["corrects"][0].strip(), row["incorrects"][0].strip()
+    if correct in _LETTERS and incorrect in _LETTERS:
+        if correct == incorrect or not _OPTIONS.search(row["prompt"]):
+            raise InputError("a multiple-choice prompt must end with ' (A) ...', ' (B) ...' and a closing line",
+                             path=path, line=line, field="prompt")
+        return Item(question=row["prompt"], correct_is_a=_LETTERS[correct])
+    return Item(question=row["prompt"], correct=correct, incorrect=incorrect)
+
+
+def swap_options(question: str) -> str:
+    """The same question with options (A) and (B) exchanged."""
+    m = _OPTIONS.search(question)
+    if m is None:
+        raise ValueError("question does not end with two options")
+    return question[: m.start()] + f"\n (A) {m['b']}\n (B) {m['a']}\n{m['tail']}"
+
+
+def content_free_question(question: str) -> str:
+    """Keep the header line (if it ends with ':'), the last paragraph and the options; the rest becomes "N/A"."""
+    m = _OPTIONS.search(question)
+    body = question[: m.start()]
+    paragraphs = body.split("\n\n")
+    head = [paragraphs[0]] if len(paragraphs) > 2 and paragraphs[0].rstrip().endswith(":") else []
+    return "\n\n".join(head + [CONTENT_FREE, paragraphs[-1]]) + question[m.start():]
+
+
+def multiple_choice_probabilities(lm, questions: Sequence[str], *, both_orders: bool = True,
+                                  calibrate_content_free: bool = True, chat: bool = False, prefix: str = "",
+                                  progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """P(option A is right) for whole multiple-choice questions; shape (n,).
+
+    prefix: text put before every question (e.g. solved examples).
+    """
+    def ask(texts):
+        texts = [prefix + t for t in texts]
+        return letter_probabilities(lm, [[{"role": "user", "content": t}] for t in texts] if chat else texts,
+                                    progress=progress)
+
+    variants = [list(questions)] + ([[swap_options(q) for q in questions]] if both_orders else [])
+    probs = []
+    for qs in variants:
+        p = ask(qs)
+        if calibrate_content_free:
+            p = calibrate(p, ask([content_free_question(q) for q in qs]))
+        probs.append(p)
+    return order_average(*probs) if both_orders else probs[0]
+
+
+def solved_prefix(items: Sequence[Item]) -> str:
+    """Multiple-choice items with their answers written out, as few-shot examples."""
+    return "".join(f"{it.question} {'(A)' if it.correct_is_a else '(B)'}\n\n" for it in items)
+
+
+def score(p_correct: np.ndarray) -> EvalResult:
+    p_correct = np.asarray(p_correct, dtype=float)
+    return EvalResult(n=len(p_correct), accuracy=float(np.mean(p_correct > 0.5)),
+                      brier=float(np.mean((1.0 - p_correct) ** 2)), p_correct=p_correct)
+
+
+def evaluate(labeller: AIFeedback, items: Sequence[Item], *, fewshot_items: Sequence[Item] = (),
+             progress: Callable[[int], None] | None = None) -> EvalResult:
+    """Accuracy and Brier score of ``labeller`` (its model and config) on ``items``.
+
+    Multiple-choice items use the labeller's order averaging, calibration and chat settings, with
+    ``fewshot_items`` (solved multiple-choice items, kept apart from ``items``) in front. Pair items are labelled
+    with the correct response first on even items and second on odd ones, so a position bias cannot pass for skill.
+    """
+    cfg = labeller.config
+    p_correct = np.empty(len(items))
+    mc = [i for i, it in enumerate(items) if it.multiple_choice]
+    if mc:
+        p_a = multiple_choice_probabilities(labeller.lm, [items[i].question for i in mc], both_orders=cfg.both_orders,
+                                            calibrate_content_free=cfg.calibrate, chat=cfg.chat,
+                                            prefix=solved_prefix(fewshot_items), progress=progress)
+        p_correct[mc] = np.where([items[i].correct_is_a for i in mc], p_a, 1.0 - p_a)
+    pairs = [i for i, it in enumerate(items) if not it.multiple_choice]
+    if pairs:
+        flip = np.array([k % 2 == 1 for k in range(len(pairs))])
+        firsts = [items[i].incorrect if f else items[i].correct for i, f in zip(pairs, flip)]
+        seconds = [items[i].correct if f else items[i].incorrect for i, f in zip(pairs, flip)]
+        p_first, _ = labeller.probabilities([items[i].question for i in pairs], firsts, seconds, progress)
+        p_correct[pairs] = np.where(flip, 1.0 - p_first, p_first)
+    return score(p_correct)

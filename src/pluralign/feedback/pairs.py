@@ -1,0 +1,68 @@
+"""Response pairs to be judged: read from a file, or sampled from a policy (two samples per prompt).
+
+A pairs file is JSONL with, per line, a ``prompt`` (text or chat messages) and either ``response_a`` and
+``response_b`` or a ``responses`` list of at least two (what ``pluralign generate --n 2`` writes); ``id`` is
+optional (the line number otherwise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pluralign.errors import InputError
+from pluralign.io import iter_jsonl
+from pluralign.lm.base import LanguageModel, as_messages
+from pluralign.records import Text
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two responses to one prompt, not yet judged."""
+
+    id: str
+    prompt: Text
+    response_a: str
+    response_b: str
+
+
+def read_pairs(path: str | Path) -> list[Pair]:
+    """Validate a pairs file; errors name the line and field."""
+    path, pairs = str(path), []
+    for line, row in iter_jsonl(path):
+        if not isinstance(row, dict):
+            raise InputError("expected a JSON object", path=path, line=line)
+        prompt = row.get("prompt")
+        if not isinstance(prompt, (str, list)) or not prompt:
+            raise InputError("must be non-empty text or a list of messages", path=path, line=line, field="prompt")
+        if isinstance(prompt, list):
+            try:
+                as_messages(prompt)
+            except ValueError as err:
+                raise InputError(str(err), path=path, line=line, field="prompt") from None
+        if "responses" in row:
+            responses = row["responses"]
+            if not isinstance(responses, list) or len(responses) < 2:
+                raise InputError("must list at least two responses", path=path, line=line, field="responses")
+        else:
+            responses = [row.get("response_a"), row.get("response_b")]
+        for name, value in zip(("response_a", "response_b"), responses):
+            if not isinstance(value, str):
+                raise InputError("missing or not text (give response_a and response_b, or responses)",
+                                 path=path, line=line, field=name)
+        pairs.append(Pair(str(row.get("id", line)), prompt, responses[0], responses[1]))
+    if not pairs:
+        raise InputError("no pairs", path=path)
+    return pairs
+
+
+def sample_pairs(lm: LanguageModel, rows: Sequence[dict], *, temperature: float = 1.0, max_new_tokens: int = 96,
+                 repetition_penalty: float | None = 1.1, seed: int = 0,
+                 progress: Callable[[int], None] | None = None) -> list[Pair]:
+    """Two samples per ``{"id", "prompt"}`` row from the policy (temperature 1 by default, as in RL-CAI)."""
+    prompts = [r["prompt"] if isinstance(r["prompt"], list) else [{"role": "user", "content": r["prompt"]}]
+               for r in rows]
+    outputs = lm.generate(prompts, n=2, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed,
+                          repetition_penalty=repetition_penalty, progress=progress)
+    return [Pair(str(r["id"]), r["prompt"], out[0], out[1]) for r, out in zip(rows, outputs)]

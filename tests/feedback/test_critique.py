@@ -1,0 +1,93 @@
+"""SL-CAI chains on the tiny model: layout, principle draws, SFT records, and resumption after a crash."""
+
+import json
+
+import pytest
+
+from pluralign.constitution import default_constitution
+from pluralign.errors import InputError
+from pluralign.feedback.critique import (ReviseConfig, cut_section, finished_ids, principle_for, read_chains, revise,
+                                         sft_records)
+from pluralign.feedback.fewshot import load_critique_examples
+
+ROWS = [{"id": f"q{i}", "prompt": f"Question number {i}?"} for i in range(5)]
+CONFIG = ReviseConfig(rounds=2, max_new_tokens=4, batch_size=2)
+
+
+class Recording:
+    """Wraps a backend: records the prompts it is asked, and can crash after a number of generate calls."""
+
+    def __init__(self, lm, crash_after: int | None = None):
+        self.lm, self.name, self.crash_after, self.prompts = lm, lm.name, crash_after, []
+
+    def generate(self, prompts, **kwargs):
+        if self.crash_after is not None and len(self.prompts) >= self.crash_after:
+            raise KeyboardInterrupt
+        self.prompts.append(list(prompts))
+        return self.lm.generate(prompts, **kwargs)
+
+
+def test_chain_layout_and_fewshot(tiny_lm, tmp_path):
+    lm = Recording(tiny_lm)
+    fewshot = load_critique_examples()[:1]
+    cons = default_constitution()
+    revise(lm, ROWS[:2], cons, fewshot, tmp_path / "c.jsonl", CONFIG)
+    chains = read_chains(tmp_path / "c.jsonl")
+    assert [c["id"] for c in chains] == ["q0", "q1"]
+    assert all(len(c["rounds"]) == 2 and c["final"] == c["rounds"][-1]["revision"] for c in chains)
+    assert chains[0]["rounds"][1]["principle"] == principle_for("q0", 1, cons.principles, 0).id
+    # calls: initial answer, then critique and revision per round
+    assert len(lm.prompts) == 1 + 2 * 2
+    assert lm.prompts[0][0] == [{"role": "user", "content": "Question number 0?"}]
+    critique_prompt = lm.prompts[1][0]
+    assert critique_prompt.startswith("".join(fewshot))
+    assert critique_prompt.endswith("\n\nCritique:") and "Critique Request: " in critique_prompt
+    second_revision = lm.prompts[4][0]
+    assert second_revision.count("Revision Request:") == 2 + len(fewshot) and second_revision.endswith("Revision:")
+
+
+def test_interrupted_run_resumes_without_duplicates(tiny_lm, tmp_path):
+    out = tmp_path / "chains.jsonl"
+    cons, fewshot = default_constitution(), load_critique_examples()[:1]
+    crashing = Recording(tiny_lm, crash_after=5 + 2)  # the first batch (5 calls) finishes, the second does not
+    with pytest.raises(KeyboardInterrupt):
+        revise(crashing, ROWS, cons, fewshot, out, CONFIG)
+    assert finished_ids(out) == {"q0", "q1"}
+    first = read_chains(out)
+    resumed = Recording(tiny_lm)
+    assert revise(resumed, ROWS, cons, fewshot, out, CONFIG) == 3
+    chains = read_chains(out)
+    assert [c["id"] for c in chains] == [r["id"] for r in ROWS]
+    assert chains[:2] == first  # finished work is kept as it was
+    assert all(p[0]["content"] != "Question number 0?" for p in resumed.prompts[0])  # q0 not asked again
+    assert revise(resumed, ROWS, cons, fewshot, out, CONFIG) == 0
+
+
+def test_a_line_cut_by_a_kill_is_dropped(tmp_path):
+    out = tmp_path / "chains.jsonl"
+    out.write_text(json.dumps({"id": "a"}) + "\n" + '{"id": "b", "rou')
+    assert finished_ids(out) == {"a"}
+    assert out.read_text() == json.dumps({"id": "a"}) + "\n"
+    out.write_text('{"id": "a"\n' + json.dumps({"id": "b"}) + "\n")
+    with pytest.raises(InputError, match="chains.jsonl:1"):
+        finished_ids(out)
+
+
+def test_sft_records_from_every_round():
+    chain = {"id": "x", "prompt": "p", "model": "m", "seed": 0, "constitution": "c",
+             "rounds": [{"principle": "kind", "critique": "c1", "revision": "r1"},
+                        {"principle": "honest", "critique": "c2", "revision": "r2"}]}
+    final = sft_records([chain])
+    assert [(d.completion, d.provenance.principles) for d in final] == [("r2", ["kind", "honest"])]
+    every = sft_records([chain], every_round=True)
+    assert [(d.completion, d.provenance.principles) for d in every] == [("r1", ["kind"]), ("r2", ["kind", "honest"])]
+
+
+def test_cut_section_stops_at_the_next_section():
+    assert cut_section(" It is rude.\n\nRevision Request: again") == "It is rude."
+    assert cut_section("Fine.\nHuman: next question") == "Fine."
+
+
+def test_duplicate_ids_are_rejected(tiny_lm, tmp_path):
+    with pytest.raises(InputError, match="unique"):
+        revise(tiny_lm, [ROWS[0], ROWS[0]], default_constitution(), [], tmp_path / "c.jsonl", CONFIG)
