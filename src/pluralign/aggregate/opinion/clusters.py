@@ -66,24 +66,22 @@ def in_conversation(vote_counts: np.ndarray, n_statements: int, keep: np.ndarray
     return np.flatnonzero(chosen)
 
 
-def first_distinct(points: np.ndarray, k: int) -> np.ndarray:
-    """The first ``k`` distinct rows of ``points`` in order (Polis's deterministic k-means start)."""
-    _, first = np.unique(points, axis=0, return_index=True)
-    return points[np.sort(first)[:k]]
-
-
 def kmeans(points: np.ndarray, k: int, weights: np.ndarray | None = None, *, init: str = "best",
            n_init: int = 3, seed: int = 0, max_iter: int = 100):
     """(labels (n,), centres (k', 2)) of Lloyd's k-means; k' = min(k, #distinct points).
 
-    init: "polis" starts from the first k distinct points; "best" keeps the lowest-inertia of ``n_init``
-    k-means++ starts (seeded).
+    init: "polis" starts from the first k distinct points (Polis's deterministic start); "best" keeps the
+    lowest-inertia of ``n_init`` k-means++ starts (seeded).
     """
-    first = first_distinct(points, k)
-    if len(first) == len(points):
-        return np.arange(len(points)), points.copy()  # every distinct point is its own cluster
-    start = first if init == "polis" else "k-means++"
-    model = KMeans(n_clusters=len(first), init=start, n_init=1 if init == "polis" else n_init,
+    _, first_row, inverse = np.unique(points, axis=0, return_index=True, return_inverse=True)
+    if len(first_row) <= k:
+        # Every distinct point is its own cluster, numbered in order of first appearance.
+        order = np.argsort(first_row, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        return rank[inverse.ravel()], points[first_row[order]]
+    start = points[np.sort(first_row)[:k]] if init == "polis" else "k-means++"
+    model = KMeans(n_clusters=k, init=start, n_init=1 if init == "polis" else n_init,
                    max_iter=max_iter, algorithm="lloyd", random_state=seed)
     model.fit(points, sample_weight=weights)
     return model.labels_, model.cluster_centers_
