@@ -129,38 +129,43 @@ def write_data(workdir: Path) -> dict[str, Path]:
 
 # ---- learn: the real runs -----------------------------------------------------------------------------------
 
-def learn(workdir: Path, steps: int) -> dict:
+def learn(workdir: Path, steps: int, max_length: int, stages: list[str]) -> dict:
+    """Run the chosen stages ("sft", "dpo", "rm"; DPO starts from ``workdir/sft/model``) and return figures."""
     from pluralign.train.config import DPOConfig, RewardConfig, SFTConfig, load_config
     from pluralign.train.dpo import train_dpo
     from pluralign.train.reward import train_reward_model
     from pluralign.train.sft import train_sft
 
     paths = write_data(workdir)
-    common = {"max_length": 128, "batch_size": 4, "lora": True, "seed": 0}
+    common = {"max_length": max_length, "lora": True, "seed": 0, "lr": 2e-4, "save_every": steps,
+              "log_every": max(1, steps // 3)}
     figures: dict = {}
     t0 = time.perf_counter()
-    sft = train_sft(load_config(None, SFTConfig, {**common, "data": str(paths["demos"]), "steps": steps // 2,
-                                                  "lr": 2e-4, "log_every": 5, "save_every": steps,
-                                                  "output_dir": str(workdir / "sft")}))
-    figures["sft"] = {"final_loss": sft["final_loss"], "seconds": round(time.perf_counter() - t0, 1)}
-    t0 = time.perf_counter()
-    dpo = train_dpo(load_config(None, DPOConfig, {
-        **common, "model": str(workdir / "sft" / "model"), "data": str(paths["train"]),
-        "eval_data": str(paths["heldout"]), "steps": steps, "lr": 2e-4, "beta": 0.1, "log_every": max(1, steps // 5),
-        "save_every": steps, "output_dir": str(workdir / "dpo")}))
-    rows = [json.loads(line) for line in (workdir / "dpo" / "metrics.jsonl").read_text().splitlines()]
-    figures["dpo"] = {
-        "heldout_reward_accuracy_by_step": {r["step"]: round(r["eval_rewards_accuracies"], 3)
-                                            for r in rows if "eval_rewards_accuracies" in r},
-        "heldout_reward_margin_final": dpo["eval"]["eval_rewards/margins"],
-        "final_loss": dpo["final_loss"], "seconds": round(time.perf_counter() - t0, 1)}
-    t0 = time.perf_counter()
-    rm = train_reward_model(load_config(None, RewardConfig, {
-        **common, "data": str(paths["train"]), "eval_data": str(paths["heldout"]), "steps": steps, "lr": 2e-4,
-        "log_every": max(1, steps // 5), "save_every": steps, "output_dir": str(workdir / "rm")}))
-    figures["reward_model"] = {"heldout_accuracy": rm["eval"]["eval_accuracy"], "final_loss": rm["final_loss"],
-                               "seconds": round(time.perf_counter() - t0, 1)}
+    if "sft" in stages:
+        sft = train_sft(load_config(None, SFTConfig, {**common, "data": str(paths["demos"]), "steps": steps,
+                                                      "batch_size": 4, "output_dir": str(workdir / "sft")}))
+        figures["sft"] = {"final_loss": sft["final_loss"], "seconds": round(time.perf_counter() - t0, 1)}
+    preference_run = {**common, "data": str(paths["train"]), "eval_data": str(paths["heldout"]), "steps": steps,
+                      "batch_size": 8}
+    if "dpo" in stages:
+        t0 = time.perf_counter()
+        dpo = train_dpo(load_config(None, DPOConfig, {**preference_run, "model": str(workdir / "sft" / "model"),
+                                                      "beta": 0.1, "output_dir": str(workdir / "dpo")}))
+        figures["dpo"] = {"heldout_reward_accuracy_by_step": _eval_series(workdir / "dpo", "eval_rewards_accuracies"),
+                          "heldout_reward_margin_final": dpo["eval"]["eval_rewards/margins"],
+                          "final_loss": dpo["final_loss"], "seconds": round(time.perf_counter() - t0, 1)}
+    if "rm" in stages:
+        t0 = time.perf_counter()
+        rm = train_reward_model(load_config(None, RewardConfig, {**preference_run, "output_dir": str(workdir / "rm")}))
+        figures["reward_model"] = {"heldout_accuracy_by_step": _eval_series(workdir / "rm", "eval_accuracy"),
+                                   "heldout_accuracy": rm["eval"]["eval_accuracy"], "final_loss": rm["final_loss"],
+                                   "seconds": round(time.perf_counter() - t0, 1)}
     return figures
+
+
+def _eval_series(run_dir: Path, key: str) -> dict[int, float]:
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return {r["step"]: round(r[key], 3) for r in rows if key in r}
 
 
 # ---- speed: pluralign vs plain TRL ----------------------------------------------------------------------------
@@ -309,7 +314,9 @@ def main(argv=None) -> None:
     s.add_argument("--tokens", type=int, default=256)
     lp = sub.add_parser("learn")
     lp.add_argument("--workdir", type=Path, default=None)
-    lp.add_argument("--steps", type=int, default=50)
+    lp.add_argument("--steps", type=int, default=24)
+    lp.add_argument("--max-length", type=int, default=64)
+    lp.add_argument("--stages", default="sft,dpo,rm", help="comma-separated: sft, dpo, rm")
     dp = sub.add_parser("data", help="only write the synthetic data (for examples/train/*.toml)")
     dp.add_argument("--workdir", type=Path, default=Path("examples/train/data"))
     args = parser.parse_args(argv)
@@ -319,7 +326,7 @@ def main(argv=None) -> None:
         result = {name: str(path) for name, path in write_data(args.workdir).items()}
     else:
         workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-train-"))
-        result = {"workdir": str(workdir), **learn(workdir, args.steps)}
+        result = {"workdir": str(workdir), **learn(workdir, args.steps, args.max_length, args.stages.split(","))}
     json.dump(result, sys.stdout, indent=2)
     print()
 

@@ -175,11 +175,14 @@ def run_trainer(trainer, cfg: RunConfig, description: str) -> dict[str, Any]:
         os.makedirs(cfg.output_dir, exist_ok=True)
         save_config(cfg, Path(cfg.output_dir) / "config.toml")
     trainer.train(resume_from_checkpoint=checkpoint)
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    history, step = trainer.state.log_history, trainer.state.global_step
+    losses = [h["loss"] for h in history if "loss" in h]
+    final_eval = next((h for h in history if h.get("step") == step and "eval_loss" in h), None)
+    if final_eval is None and trainer.eval_dataset is not None:
+        final_eval = trainer.evaluate()  # the last step was not an eval step
     result = {
-        "output_dir": cfg.output_dir, "steps": trainer.state.global_step, "resumed_from_step": resumed,
-        "final_loss": losses[-1] if losses else None,
-        "eval": trainer.evaluate() if trainer.eval_dataset is not None else None,
+        "output_dir": cfg.output_dir, "steps": step, "resumed_from_step": resumed,
+        "final_loss": losses[-1] if losses else None, "eval": final_eval,
     }
     save_final_model(trainer, Path(cfg.output_dir) / "model")
     if trainer.accelerator.is_main_process:
