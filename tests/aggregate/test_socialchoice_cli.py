@@ -72,10 +72,25 @@ def test_proportional_with_raked_weights(run, files):
     assert prefs[0].provenance.details["weights"]["a0"] == pytest.approx(1.25)
 
 
+def test_comparisons_with_tie_break(run, tmp_path):
+    comps = tmp_path / "comparisons.jsonl"
+    rows = [("x", "y", "a"), ("y", "z", "tie"), ("x", "z", "a")]
+    comps.write_text("".join(json.dumps({"prompt": "q", "response_a": a, "response_b": b, "label": label}) + "\n"
+                             for a, b, label in rows))
+    code, out, err = run("aggregate", "--comparisons", comps, "--rule", "schulze", "--out", tmp_path / "p.jsonl")
+    assert code == 0, err
+    assert {(p.chosen, p.rejected) for p in read_records(tmp_path / "p.jsonl", Preference)} == {("x", "y"), ("x", "z")}
+    code, out, err = run("aggregate", "--comparisons", comps, "--rule", "schulze", "--tie-break", "candidate-order",
+                         "--out", tmp_path / "p.jsonl")
+    prefs = read_records(tmp_path / "p.jsonl", Preference)
+    assert code == 0 and len(prefs) == 3 and prefs[0].provenance.details["tie_breaking"] == "broken by candidate-order"
+
+
 @pytest.mark.parametrize("args,message", [
     (["--rule", "dictator"], "unknown rule"),
     (["--proportional"], "--proportional needs --groups"),
     (["--weights", "{missing}"], "cannot read"),
+    (["--tie-break", "coin"], "tie-break must be one of"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(run, files, args, message):
     tmp, rankings, _, _ = files

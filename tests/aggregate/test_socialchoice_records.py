@@ -140,3 +140,18 @@ def test_exact_ranked_pairs_at_feedback_scale_matches_from_stacks():
     ours = apply_rule("ranked_pairs", from_arrays(ranks)).winner_sets()
     for p in range(6):
         assert list(ours[p]) == ranked_pairs(Profile(ballots[p].tolist()), algorithm="from_stacks")
+
+
+def test_break_ties_names_the_method():
+    from pluralign.aggregate.voting.outcome import break_ties
+
+    outcome, _, _ = aggregate_rankings(_dataset(), rule="borda")
+    assert outcome.tiers[1].tolist() == [1, 0, 1, 1]  # b, then a = c = d
+    strict = break_ties(outcome)
+    assert strict.tiers.tolist() == [[0, 1, 2, -1], [1, 0, 2, 3]]
+    assert strict.tie_breaking == "broken by candidate-order"
+    shuffled = [break_ties(outcome, "random", seed).tiers[1] for seed in range(20)]
+    assert all(t[1] == 0 and sorted(t) == [0, 1, 2, 3] for t in shuffled)
+    assert len({tuple(t) for t in shuffled}) > 1
+    with pytest.raises(InputError, match="tie-break must be one of"):
+        break_ties(outcome, "coin")

@@ -102,9 +102,14 @@ def aggregate(
     proportional: Annotated[bool, typer.Option("--proportional", help="choose winners across prompts in "
                                                                       "proportion to group shares")] = False,
     use_strength: Annotated[bool, typer.Option("--use-strength", help="comparisons: weight by 1-4 strength")] = False,
+    tie_break: Annotated[str | None, typer.Option("--tie-break", help="make the social ranking strict: "
+                                                                     "candidate-order or random")] = None,
+    seed: Annotated[int, typer.Option(help="seed for --tie-break random")] = 0,
 ) -> None:
     """Aggregate many annotators' rankings of each prompt with a voting rule; write preference pairs."""
-    from pluralign.aggregate.socialchoice import aggregate_comparisons, apply_rule, rule_name, social_preferences
+    from pluralign.aggregate.socialchoice import apply_rule, rule_name, social_preferences
+    from pluralign.aggregate.voting.outcome import break_ties
+    from pluralign.aggregate.voting.pairwise import from_comparisons
     from pluralign.aggregate.voting.profiles import from_rankings
     from pluralign.io import read_records, write_records
     from pluralign.records import Comparison, Ranking
@@ -120,8 +125,8 @@ def aggregate(
         if group_of is not None or weights is not None:
             raise InputError("--groups, --proportional and --weights need --rankings (comparisons carry their "
                              "own weight)")
-        outcome, data, prefs = aggregate_comparisons(read_records(comparisons, Comparison), name, use_strength,
-                                                     pairs, source=str(comparisons))  # type: ignore[arg-type]
+        data = from_comparisons(read_records(comparisons, Comparison), use_strength)
+        outcome = apply_rule(name, data)
     else:
         data = from_rankings(read_records(rankings, Ranking), _weights(weights, rake))
         if proportional:
@@ -131,7 +136,9 @@ def aggregate(
             outcome, won = result.outcome, result.won
         else:
             outcome = apply_rule(name, data)
-        prefs = social_preferences(outcome, data, pairs, source=str(rankings))  # type: ignore[arg-type]
+    if tie_break is not None:
+        outcome = break_ties(outcome, tie_break, seed)
+    prefs = social_preferences(outcome, data, pairs, source=str(rankings or comparisons))  # type: ignore[arg-type]
     write_records(out, prefs)
     _summary(outcome, data, prefs, name, group_of, won)
     typer.echo(f"wrote {len(prefs)} preferences -> {out}")

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pluralign.errors import InputError
+
 
 @dataclass(frozen=True)
 class SocialRanking:
@@ -44,3 +46,25 @@ def tiers_from_scores(scores: np.ndarray, present: np.ndarray, atol: float = 1e-
 def outcome_from_scores(scores, present, rule: str, atol: float = 1e-9, **extra) -> SocialRanking:
     """A :class:`SocialRanking` ordering candidates by score."""
     return SocialRanking(tiers_from_scores(scores, present, atol), np.where(present, scores, np.nan), rule, **extra)
+
+
+TIE_BREAKS = ("candidate-order", "random")
+
+
+def break_ties(outcome: SocialRanking, method: str = "candidate-order", seed: int = 0) -> SocialRanking:
+    """A strict social ranking from ``outcome``: candidates in one tier are ordered by their position in the
+    prompt's candidate list ("candidate-order") or by a seeded random order per prompt ("random").
+    Tiers become positions 0..n-1; scores are kept; ``tie_breaking`` names the method."""
+    P, C = outcome.tiers.shape
+    if method == "candidate-order":
+        key = np.broadcast_to(np.arange(C), (P, C))
+    elif method == "random":
+        key = np.random.default_rng(seed).random((P, C)).argsort(axis=1)
+    else:
+        raise InputError(f"tie-break must be one of {', '.join(TIE_BREAKS)}; got {method!r}")
+    present = outcome.tiers >= 0
+    composite = np.where(present, outcome.tiers * C + key, C * C)
+    position = composite.argsort(axis=1, kind="stable").argsort(axis=1)
+    name = method if method != "random" else f"random (seed {seed})"
+    return SocialRanking(np.where(present, position, -1), outcome.scores, outcome.rule, f"broken by {name}",
+                         outcome.lottery)
