@@ -91,12 +91,11 @@ PHRASINGS = ["How do I {t}?", "What is the best way to {t}?", "Can you tell me h
              "Any tips on how to {t}?", "Quick question: how should I {t}?"]
 POLITE = ["Sure! {a} Hope that helps.", "Happy to help. {a}", "Good question. {a} Good luck!",
           "Of course. {a}", "{a} Let me know if you have more questions."]
-RUDE = ["Ugh, seriously? Fine. {a} Honestly, look it up yourself next time, this is a waste of my time.",
-        "Why would you even ask that? Everyone knows this. Well, basically, um, {a} or whatever, I don't care.",
-        "Okay so, well, this is kind of a long story, and you probably won't get it, but anyway, "
-        "as I was saying, {a} Anyway, whatever, not my problem really, and that's that, I suppose.",
-        "Listen, I'm only going to say this once because it's obvious. {a} Stop bothering me with this stuff.",
-        "Hmm, hmm, right, so, you know, people ask this all the time and it's annoying, but, um, {a} Ugh."]
+RUDE = ["Ugh, seriously? {a} Look it up yourself next time.",
+        "Why would you even ask that? Um, {a} Whatever.",
+        "Well, um, so, like, {a} or whatever, not my problem.",
+        "Obviously, {a} Stop bothering me.",
+        "Hmm, right, so, you know, {a} Ugh."]
 
 
 def make_preferences(seed: int = 0):

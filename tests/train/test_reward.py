@@ -103,3 +103,10 @@ def test_reward_model_body_starts_from_the_policy(greetings):
     reward_model, policy = load_model(cfg, head="reward"), AutoModelForCausalLM.from_pretrained(greetings / "tiny")
     assert torch.equal(reward_model.model.layers[0].mlp.up_proj.weight, policy.model.layers[0].mlp.up_proj.weight)
     assert reward_model.score.weight.shape == (1, policy.config.hidden_size)
+
+
+def test_pairs_longer_than_max_length_are_refused(greetings):
+    cfg = load_config(None, RewardConfig, {"model": str(greetings / "tiny"), "data": str(greetings / "comparisons.jsonl"),
+                                           "max_length": 8, "output_dir": str(greetings / "short")})
+    with pytest.raises(InputError, match=r"comparisons.jsonl: field 'max_length': every pair is longer"):
+        train_reward_model(cfg)

@@ -14,15 +14,19 @@ with r+ > r− (pairs labelled as ties, p = 0.5, are left out of it).
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 import torch
 from torch.nn import functional as F
 
+from pluralign.errors import InputError
 from pluralign.train.checkpoint import lora_config, load_model, load_tokenizer, run_trainer, trainer_arguments
 from pluralign.train.config import RewardConfig
 from pluralign.train.data import load_preferences, split_by_prompt
+
+log = logging.getLogger("pluralign.train")
 
 
 def bradley_terry_loss(delta: torch.Tensor, p_chosen: torch.Tensor, weight: torch.Tensor,
@@ -111,4 +115,11 @@ def train_reward_model(cfg: RewardConfig) -> dict[str, Any]:
         eval_dataset=None if held_out is None else _prepare(held_out, cfg), processing_class=tokenizer,
         data_collator=_collator(tokenizer.pad_token_id), peft_config=lora_config(cfg, task_type="SEQ_CLS"),
     )
+    kept = len(trainer.train_dataset)
+    if kept == 0:
+        raise InputError(f"every pair is longer than max_length={cfg.max_length} tokens; raise max_length",
+                         path=cfg.data, field="max_length")
+    if kept < len(train):
+        log.warning("%d of %d pairs are longer than max_length=%d tokens and were left out",
+                    len(train) - kept, len(train), cfg.max_length)
     return run_trainer(trainer, cfg, "reward model")
