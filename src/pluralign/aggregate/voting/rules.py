@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from pluralign.aggregate.voting.outcome import SocialRanking, outcome_from_scores
-from pluralign.aggregate.voting.pairwise import margins, strictly_above, widest_paths
+from pluralign.aggregate.voting.pairwise import margins, widest_paths
 from pluralign.aggregate.voting.profiles import Profiles
 
 
@@ -58,7 +58,7 @@ def schulze(support: np.ndarray, present: np.ndarray) -> SocialRanking:
 def _tops(ranks: np.ndarray, remaining: np.ndarray, unranked: int) -> np.ndarray:
     """(P, A, C) bool: the candidates in each ballot's best tier among ``remaining`` (ranked ones only)."""
     r = np.where(remaining[:, None, :], ranks, unranked)
-    best = r.min(axis=2, keepdims=True)
+    best = np.minimum.reduce([r[:, :, c] for c in range(r.shape[2])])[:, :, None]  # faster than min over a short axis
     return (r == best) & (best < unranked)
 
 
@@ -83,7 +83,7 @@ def instant_runoff(profiles: Profiles) -> SocialRanking:
     remaining = profiles.present.copy()
     out_round = np.full((P, C), float(C))
     for rnd in range(C):
-        counts = np.einsum("pa,pac->pc", profiles.weights, _tops(profiles.ranks, remaining, C).astype(float))
+        counts = np.einsum("pa,pac->pc", profiles.weights, _tops(profiles.ranks, remaining, C))
         fewest = np.where(remaining, counts, np.inf).min(axis=1, keepdims=True)
         lowest = remaining & (counts <= fewest + atol)
         go_on = (remaining.sum(axis=1) > 1) & (lowest != remaining).any(axis=1)
@@ -102,10 +102,11 @@ def bucklin(profiles: Profiles) -> SocialRanking:
     With ties on a ballot a candidate is among the top k when fewer than k candidates are strictly above it.
     """
     P, A, C = profiles.shape
-    position = strictly_above(profiles).sum(axis=2)  # (P, A, C): candidates strictly above
-    ranked = profiles.ranks < profiles.unranked
-    at = (position[..., None] == np.arange(C)) & ranked[..., None]  # (P, A, C, k)
-    within_k = np.cumsum(np.einsum("pa,pack->pkc", profiles.weights, at.astype(float)), axis=1)
+    r, present = profiles.ranks, profiles.present[:, None, :]
+    position = sum(((r[:, :, j, None] < r) & present[:, :, j, None]) for j in range(C))  # (P, A, C): above it
+    ranked = r < profiles.unranked
+    within_k = np.stack([np.einsum("pa,pac->pc", profiles.weights, (position < k) & ranked)
+                         for k in range(1, C + 1)], axis=1)  # (P, k, C)
     half = profiles.weights.sum(axis=1)[:, None, None] / 2
     majority = (within_k > half + _atol(profiles.weights)).any(axis=2)  # (P, k)
     decisive_k = np.where(majority.any(axis=1), majority.argmax(axis=1), C - 1)
