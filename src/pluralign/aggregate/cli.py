@@ -138,7 +138,7 @@ def aggregate(
             outcome = apply_rule(name, data)
     if tie_break is not None:
         outcome = break_ties(outcome, tie_break, seed)
-    prefs = social_preferences(outcome, data, pairs, source=str(rankings or comparisons))  # type: ignore[arg-type]
+    prefs = social_preferences(outcome, data, pairs, str(rankings or comparisons), progress=True)
     write_records(out, prefs)
     _summary(outcome, data, prefs, name, group_of, won)
     typer.echo(f"wrote {len(prefs)} preferences -> {out}")

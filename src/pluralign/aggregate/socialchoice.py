@@ -10,6 +10,7 @@ one vectorised function over all prompts (:mod:`.voting.rules`, :mod:`.voting.or
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
 from typing import Literal
 
 import numpy as np
@@ -19,6 +20,7 @@ from pluralign.aggregate.voting.outcome import SocialRanking
 from pluralign.aggregate.voting.pairwise import PairwiseData, from_comparisons, strictly_above, support
 from pluralign.aggregate.voting.profiles import Profiles, from_rankings
 from pluralign.errors import InputError
+from pluralign.progress import progress_bar
 from pluralign.records import Comparison, Preference, Provenance, Ranking
 
 MARGIN_RULES: dict[str, Callable[[np.ndarray, np.ndarray], SocialRanking]] = {
@@ -91,31 +93,40 @@ def _ballot_weights(data: Profiles | PairwiseData, p: int) -> dict[str, float]:
 
 
 def social_preferences(outcome: SocialRanking, data: Profiles | PairwiseData, pairs: Pairs = "all",
-                       source: str | None = None) -> list[Preference]:
+                       source: str | None = None, progress: bool = False) -> list[Preference]:
     """Preference records (TRL's prompt/chosen/rejected) from a social ranking, with provenance.
 
     margin: (support(chosen over rejected) - support(rejected over chosen)) / their sum, in [-1, 1] (the
     weighted share of annotators agreeing minus disagreeing); provenance names the rule, its tie-breaking,
-    the annotators, their weights and the two tiers.
+    the annotators, their weights and the two tiers. ``progress`` shows a bar (records are built one by one).
     """
     sup = support(data) if isinstance(data, Profiles) else data.support
     chosen_rejected = preference_pairs(outcome, pairs)
     records, provenance_of = [], {}
-    for p, i, j in zip(*np.nonzero(chosen_rejected)):
-        if p not in provenance_of:
-            weights = _ballot_weights(data, p)
-            provenance_of[p] = dict(participants=sorted(weights), rule=outcome.rule, source=source,
-                                    details={"weights": weights, "tie_breaking": outcome.tie_breaking})
-        both = sup[p, i, j] + sup[p, j, i]
-        prov = provenance_of[p]
-        details = prov["details"] | {"tiers": [int(outcome.tiers[p, i]), int(outcome.tiers[p, j])],
-                                     "scores": [float(outcome.scores[p, i]), float(outcome.scores[p, j])]}
-        records.append(Preference(
-            prompt=data.prompts[p], chosen=data.candidates[p][i], rejected=data.candidates[p][j],
-            margin=float((sup[p, i, j] - sup[p, j, i]) / both) if both > 0 else 0.0,
-            provenance=Provenance(**(prov | {"details": details})),
-        ))
+    found = np.nonzero(chosen_rejected)
+    with progress_bar("preference pairs", len(found[0])) if progress else nullcontext(lambda k=1: None) as advance:
+        for p, i, j in zip(*found):
+            records.append(_preference(data, outcome, sup, provenance_of, p, i, j, source))
+            advance()
     return records
+
+
+def _preference(data, outcome: SocialRanking, sup: np.ndarray, provenance_of: dict, p: int, i: int, j: int,
+                source: str | None) -> Preference:
+    """The record for chosen i over rejected j on prompt p (provenance shared per prompt)."""
+    if p not in provenance_of:
+        weights = _ballot_weights(data, p)
+        provenance_of[p] = dict(participants=sorted(weights), rule=outcome.rule, source=source,
+                                details={"weights": weights, "tie_breaking": outcome.tie_breaking})
+    both = sup[p, i, j] + sup[p, j, i]
+    prov = provenance_of[p]
+    details = prov["details"] | {"tiers": [int(outcome.tiers[p, i]), int(outcome.tiers[p, j])],
+                                 "scores": [float(outcome.scores[p, i]), float(outcome.scores[p, j])]}
+    return Preference(
+        prompt=data.prompts[p], chosen=data.candidates[p][i], rejected=data.candidates[p][j],
+        margin=float((sup[p, i, j] - sup[p, j, i]) / both) if both > 0 else 0.0,
+        provenance=Provenance(**(prov | {"details": details})),
+    )
 
 
 def aggregate_rankings(rankings: Iterable[Ranking], rule: str = "schulze",
