@@ -155,3 +155,22 @@ def test_break_ties_names_the_method():
     assert len({tuple(t) for t in shuffled}) > 1
     with pytest.raises(InputError, match="tie-break must be one of"):
         break_ties(outcome, "coin")
+
+
+def test_lotteries_and_strengths_on_textbook_cases():
+    """A Condorcet cycle with equal margins: the maximal lottery is uniform; one with margins 3, 1, 1 puts
+    1/5, 1/5, 3/5 on (x, y, z). Bradley–Terry stays finite when a candidate never loses."""
+    def cycle(n_xy, n_yz, n_zx):
+        comps = [("x", "y")] * n_xy + [("y", "z")] * n_yz + [("z", "x")] * n_zx
+        return [Comparison(prompt="q", response_a=a, response_b=b, label="a") for a, b in comps]
+
+    uniform, _, _ = aggregate_comparisons(cycle(2, 2, 2), rule="maximal_lotteries")
+    np.testing.assert_allclose(uniform.lottery[0], [1 / 3] * 3, atol=1e-9)
+    assert uniform.winner_sets() == [[0, 1, 2]]
+    skewed, _, _ = aggregate_comparisons(cycle(3, 1, 1), rule="maximal_lotteries")
+    np.testing.assert_allclose(skewed.lottery[0], [0.2, 0.2, 0.6], atol=1e-9)
+    one_sided = [Comparison(prompt="q", response_a="x", response_b="y", label="a")] * 5
+    bt, _, _ = aggregate_comparisons(one_sided, rule="bradley_terry")
+    assert np.isfinite(bt.scores).all() and bt.winner_sets() == [[0]]
+    # with prior 0.1 both ways: P(x beats y) = 5.1 / 5.2 at the maximum
+    assert 1 / (1 + np.exp(bt.scores[0, 1] - bt.scores[0, 0])) == pytest.approx(5.1 / 5.2, abs=1e-6)
