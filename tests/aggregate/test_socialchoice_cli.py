@@ -86,6 +86,19 @@ def test_comparisons_with_tie_break(run, tmp_path):
     assert code == 0 and len(prefs) == 3 and prefs[0].provenance.details["tie_breaking"] == "broken by candidate-order"
 
 
+def test_groups_from_opinion_analysis_json(run, files):
+    tmp, rankings, _, _ = files
+    analysis = tmp / "opinion.json"
+    analysis.write_text(json.dumps({"n_groups": 2, "groups": {"a0": 0, "a1": 0, "a2": 0, "a3": 1, "a4": 1}}))
+    code, _, err = run("aggregate", "--rankings", rankings, "--proportional", "--groups", analysis,
+                       "--out", tmp / "prefs.jsonl")
+    assert code == 0, err
+    assert "group 0" in err and "60.0%" in err and "40.0%" in err
+    analysis.write_text(json.dumps({"groups": []}))
+    code, _, err = run("aggregate", "--rankings", rankings, "--groups", analysis, "--out", tmp / "prefs2.jsonl")
+    assert code == 2 and "'groups' object" in err
+
+
 @pytest.mark.parametrize("args,message", [
     (["--rule", "dictator"], "unknown rule"),
     (["--proportional"], "--proportional needs --groups"),

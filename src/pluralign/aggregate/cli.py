@@ -41,6 +41,16 @@ def _weights(path: Path | None, margins: Path | None) -> dict[str, float] | None
 
 
 def _groups(path: Path) -> dict[str, str]:
+    """annotator -> group from Participant records, or from the JSON of ``pluralign opinion analyze``
+    (its "groups": {participant: group number}, the learned opinion groups)."""
+    if Path(path).suffix == ".json":
+        try:
+            found = json.loads(Path(path).read_text(encoding="utf-8")).get("groups")
+        except (OSError, json.JSONDecodeError, AttributeError) as err:
+            raise InputError(f"cannot read groups: {err}", path=str(path)) from None
+        if not isinstance(found, dict) or not found:
+            raise InputError("expected a non-empty 'groups' object {participant: group}", path=str(path))
+        return {str(k): f"group {v}" for k, v in found.items()}
     groups = {p.id: p.group for p in _participants(path) if p.group is not None}
     if not groups:
         raise InputError("no participant has a 'group'", path=str(path))
@@ -98,7 +108,8 @@ def aggregate(
     weights: Annotated[Path | None, typer.Option("--weights", help="Participant records: annotator weights")] = None,
     rake: Annotated[Path | None, typer.Option("--rake", help="JSON margins {variable: {category: share}}: rake "
                                                              "the --weights participants to them first")] = None,
-    groups: Annotated[Path | None, typer.Option("--groups", help="Participant records with 'group'")] = None,
+    groups: Annotated[Path | None, typer.Option("--groups", help="Participant records with 'group', or the "
+                                                                 "JSON of 'pluralign opinion analyze'")] = None,
     proportional: Annotated[bool, typer.Option("--proportional", help="choose winners across prompts in "
                                                                       "proportion to group shares")] = False,
     use_strength: Annotated[bool, typer.Option("--use-strength", help="comparisons: weight by 1-4 strength")] = False,
