@@ -39,18 +39,18 @@ def _positions(n: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=None)
-def _precedes(n: int) -> np.ndarray:
-    """(n(n-1)/2, n!) float: 1 where the order puts i before j, for the pairs i < j (row-major)."""
+def _precedes(n: int, dtype: type) -> np.ndarray:
+    """(n(n-1)/2, n!) 0/1: 1 where the order puts i before j, for the pairs i < j (row-major)."""
     pos = _positions(n)
     i, j = np.triu_indices(n, k=1)
-    return (pos[:, i] < pos[:, j]).T.astype(np.float64)
+    return (pos[:, i] < pos[:, j]).T.astype(dtype)
 
 
 @lru_cache(maxsize=None)
 def _position_onehot(n: int) -> np.ndarray:
-    """(n!, n*n) float: 1 at [q, c*n + t] when order q puts candidate c at position t."""
+    """(n!, n*n) float32 (counts stay exact below 2^24): 1 at [q, c*n + t] when order q puts c at position t."""
     pos = _positions(n)
-    onehot = np.zeros((len(pos), n, n))
+    onehot = np.zeros((len(pos), n, n), np.float32)
     np.put_along_axis(onehot, pos[:, :, None], 1.0, axis=2)
     return onehot.reshape(len(pos), n * n)
 
@@ -82,8 +82,9 @@ def kemeny_young(support: np.ndarray, present: np.ndarray, chunk: int = 200) -> 
     dtype = _exact_dtype(margin)
     upper_i, upper_j = np.triu_indices(C, k=1)
     pairs = margin[:, upper_i, upper_j].astype(dtype)  # (P, C(C-1)/2)
-    precedes = _precedes(C).astype(dtype)
+    precedes = _precedes(C, dtype)
     best = np.empty((P, C))
+    chunk = max(1, min(chunk, 2**22 // precedes.shape[1]))  # order scores of one chunk stay <= 16-32 MB
     for start in range(0, P, chunk):
         order_scores = pairs[start:start + chunk] @ precedes
         top = order_scores.argmax(axis=1)
@@ -92,7 +93,7 @@ def kemeny_young(support: np.ndarray, present: np.ndarray, chunk: int = 200) -> 
         best[start:start + chunk] = _positions(C)[top]
         several = np.flatnonzero(optimal.sum(axis=1) > 1)
         if len(several):
-            at = (optimal[several].astype(np.float64) @ _position_onehot(C)).reshape(-1, C, C) > 0  # [p, c, t]
+            at = (optimal[several].astype(np.float32) @ _position_onehot(C)).reshape(-1, C, C) > 0  # [p, c, t]
             best[start + several] = at.argmax(axis=2)
     return outcome_from_scores(-best, present, "kemeny_young", tie_breaking=_TIES)
 

@@ -33,7 +33,7 @@ class SocialRanking:
 
     def winner_sets(self) -> list[list[int]]:
         """Winner candidate indices per prompt (sorted), for comparisons and display."""
-        return [list(np.flatnonzero(row)) for row in self.winners]
+        return [np.flatnonzero(row).tolist() for row in self.winners]
 
 
 def tiers_from_scores(scores: np.ndarray, present: np.ndarray, atol: float = 1e-9) -> np.ndarray:
