@@ -168,6 +168,7 @@ def eval_cmd(
     chat: Chat = False,
     fewshot: Fewshot = 0,
     fewshot_file: FewshotFile = None,
+    batch_calibrate: Annotated[bool, typer.Option(help="multiple choice: centre log-odds on the batch mean")] = False,
     seed: int = 0,
     json_out: Annotated[Optional[Path], typer.Option(help="also write the figures as JSON")] = None,
 ) -> None:
@@ -185,10 +186,12 @@ def eval_cmd(
     shots = [it for it in read_items(fewshot_file)[:fewshot] if it.multiple_choice] if fewshot_file else []
     labeller = _labeller(load_model(model), _constitution(constitution), principles, both_orders, calibrate, chat,
                          fewshot, fewshot_file if not shots else None, False, "0.4,0.6", seed)
-    asks = len(items) * (2 if both_orders else 1) * (2 if calibrate else 1)
+    per_pair = len(labeller.constitution.principles) if principles == "all" else 1
+    asks = sum(1 if it.multiple_choice else per_pair for it in items) * (2 if both_orders else 1)
     with progress_bar("evaluating", asks) as advance:
-        result = evaluate(labeller, items, fewshot_items=shots, progress=advance)
-    figures = {"file": str(comparisons), "model": labeller.lm.name, "rule": labeller.config.rule, **result.as_dict()}
+        result = evaluate(labeller, items, fewshot_items=shots, batch_calibrate=batch_calibrate, progress=advance)
+    rule = labeller.config.rule + ("/batch-calibrated" if batch_calibrate else "")
+    figures = {"file": str(comparisons), "model": labeller.lm.name, "rule": rule, **result.as_dict()}
     typer.echo(json.dumps(figures))
     if json_out:
         write_jsonl(json_out, [figures])

@@ -118,25 +118,35 @@ def content_free_question(question: str) -> str:
 
 
 def multiple_choice_probabilities(lm, questions: Sequence[str], *, both_orders: bool = True,
-                                  calibrate_content_free: bool = True, chat: bool = False, prefix: str = "",
+                                  calibrate_content_free: bool = True, batch_calibrate: bool = False,
+                                  chat: bool = False, prefix: str = "",
                                   progress: Callable[[int], None] | None = None) -> np.ndarray:
     """P(option A is right) for whole multiple-choice questions; shape (n,).
 
-    prefix: text put before every question (e.g. solved examples).
+    batch_calibrate: centre the log-odds on their mean over ``questions`` (Zhou et al., 2024, "Batch
+    calibration"): no labels used, it assumes both answers are about equally common in the batch.
+    prefix: text put before every question (e.g. solved examples). ``progress`` counts the questions asked
+    (one per item and order; content-free questions are not counted).
     """
-    def ask(texts):
-        texts = [prefix + t for t in texts]
-        return letter_probabilities(lm, [[{"role": "user", "content": t}] for t in texts] if chat else texts,
-                                    progress=progress)
+    def ask(texts, progress=None):
+        unique = list(dict.fromkeys(prefix + t for t in texts))  # content-free questions often coincide
+        asked = letter_probabilities(lm, [[{"role": "user", "content": t}] for t in unique] if chat else unique,
+                                     progress=progress)
+        found = dict(zip(unique, asked))
+        return np.array([found[prefix + t] for t in texts])
 
     variants = [list(questions)] + ([[swap_options(q) for q in questions]] if both_orders else [])
     probs = []
     for qs in variants:
-        p = ask(qs)
+        p = ask(qs, progress)
         if calibrate_content_free:
             p = calibrate(p, ask([content_free_question(q) for q in qs]))
         probs.append(p)
-    return order_average(*probs) if both_orders else probs[0]
+    p = order_average(*probs) if both_orders else probs[0]
+    if batch_calibrate:
+        log_odds = np.log(np.clip(p, 1e-9, 1.0)) - np.log(np.clip(1.0 - p, 1e-9, 1.0))
+        p = 1.0 / (1.0 + np.exp(-(log_odds - log_odds.mean())))
+    return p
 
 
 def solved_prefix(items: Sequence[Item]) -> str:
@@ -151,7 +161,7 @@ def score(p_correct: np.ndarray) -> EvalResult:
 
 
 def evaluate(labeller: AIFeedback, items: Sequence[Item], *, fewshot_items: Sequence[Item] = (),
-             progress: Callable[[int], None] | None = None) -> EvalResult:
+             batch_calibrate: bool = False, progress: Callable[[int], None] | None = None) -> EvalResult:
     """Accuracy and Brier score of ``labeller`` (its model and config) on ``items``.
 
     Multiple-choice items use the labeller's order averaging, calibration and chat settings, with
@@ -164,6 +174,7 @@ def evaluate(labeller: AIFeedback, items: Sequence[Item], *, fewshot_items: Sequ
     if mc:
         p_a = multiple_choice_probabilities(labeller.lm, [items[i].question for i in mc], both_orders=cfg.both_orders,
                                             calibrate_content_free=cfg.calibrate, chat=cfg.chat,
+                                            batch_calibrate=batch_calibrate,
                                             prefix=solved_prefix(fewshot_items), progress=progress)
         p_correct[mc] = np.where([items[i].correct_is_a for i in mc], p_a, 1.0 - p_a)
     pairs = [i for i, it in enumerate(items) if not it.multiple_choice]
