@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pluralign.aggregate.proportional import perpetual_phragmen, proportional_aggregate
+from pluralign.aggregate.proportional import equal_shares, perpetual_phragmen, proportional_aggregate
 from pluralign.aggregate.socialchoice import aggregate_rankings, social_preferences
 from pluralign.aggregate.voting.profiles import from_rankings
 from pluralign.errors import InputError
@@ -34,13 +34,14 @@ def _emoji_share(winner_names):
     return np.mean([EMOJI in w for w in winner_names])
 
 
-def test_emoji_example_majority_wins_everything_proportional_sixty_percent():
+@pytest.mark.parametrize("method", ["phragmen", "equal-shares"])
+def test_emoji_example_majority_wins_everything_proportional_sixty_percent(method):
     ballots, groups = _emoji_ballots()
     majority, profiles, _ = aggregate_rankings(ballots, rule="schulze")
     names = [profiles.candidates[p][c] for p, c in zip(*np.nonzero(majority.winners))]
     assert len(names) == 200 and _emoji_share(names) == 0.0  # 100% no-emoji
 
-    result = proportional_aggregate(profiles, "schulze", groups)
+    result = proportional_aggregate(profiles, "schulze", groups, method=method)
     assert result.outcome.winners.sum(axis=1).tolist() == [1] * 200
     names = [profiles.candidates[p][c] for p, c in zip(*np.nonzero(result.outcome.winners))]
     no_emoji = 1 - _emoji_share(names)
@@ -51,7 +52,7 @@ def test_emoji_example_majority_wins_everything_proportional_sixty_percent():
     # below the winner the rule's ranking stays: the third response is last everywhere
     prefs = social_preferences(result.outcome, profiles)
     assert all("Unsure" not in p.chosen for p in prefs)
-    assert prefs[0].provenance.rule == "perpetual_phragmen+schulze"
+    assert prefs[0].provenance.rule == {"phragmen": "perpetual_phragmen", "equal-shares": "equal_shares"}[method] + "+schulze"
 
 
 def test_given_shares_override_ballot_weight():
@@ -63,6 +64,21 @@ def test_given_shares_override_ballot_weight():
         proportional_aggregate(profiles, "borda", groups, shares={"emoji": 1.0})
     with pytest.raises(InputError, match="has no group"):
         proportional_aggregate(profiles, "borda", {"a0": "no-emoji"})
+
+
+def test_equal_shares_funds_each_group_in_proportion_and_prefers_shared_candidates():
+    approvals = np.zeros((100, 3, 3), bool)
+    approvals[:, [0, 1, 2], [0, 1, 2]] = True  # each group wants its own candidate
+    approvals[:10, 1, 0] = True  # on 10 prompts group 1 also accepts group 0's candidate
+    winners, budgets = equal_shares(approvals, np.array([5.0, 3.0, 2.0]))
+    assert (winners[:10] == 0).all()  # shared candidates are cheapest: groups 0 and 1 pay 0.625 + 0.375
+    counts = np.bincount(winners[winners >= 0], minlength=3)
+    # budgets 50 / 30 / 20: after the shared 10, group 0 funds 43 more (0.75 left), group 1 26 (0.25 left);
+    # the last prompt is affordable to no one and is left to the rule
+    assert counts.tolist() == [53, 26, 20] and (winners < 0).sum() == 1
+    np.testing.assert_allclose(budgets, [0.75, 0.25, 0.0], atol=1e-9)
+    with pytest.raises(InputError, match="method must be one of"):
+        proportional_aggregate(from_rankings(_emoji_ballots(2, 2)[0]), "borda", {"a0": "x", "a1": "y"}, method="dhondt")
 
 
 def test_perpetual_phragmen_is_proportional_for_three_groups():

@@ -91,7 +91,7 @@ def test_groups_from_opinion_analysis_json(run, files):
     analysis = tmp / "opinion.json"
     analysis.write_text(json.dumps({"n_groups": 2, "groups": {"a0": 0, "a1": 0, "a2": 0, "a3": 1, "a4": 1}}))
     code, _, err = run("aggregate", "--rankings", rankings, "--proportional", "--groups", analysis,
-                       "--out", tmp / "prefs.jsonl")
+                       "--proportional-method", "equal-shares", "--out", tmp / "prefs.jsonl")
     assert code == 0, err
     assert "group 0" in err and "60.0%" in err and "40.0%" in err
     analysis.write_text(json.dumps({"groups": []}))

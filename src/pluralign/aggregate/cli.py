@@ -112,6 +112,8 @@ def aggregate(
                                                                  "JSON of 'pluralign opinion analyze'")] = None,
     proportional: Annotated[bool, typer.Option("--proportional", help="choose winners across prompts in "
                                                                       "proportion to group shares")] = False,
+    method: Annotated[str, typer.Option("--proportional-method", help="phragmen (perpetual Phragmén, prompts "
+                                                                      "in order) or equal-shares")] = "phragmen",
     use_strength: Annotated[bool, typer.Option("--use-strength", help="comparisons: weight by 1-4 strength")] = False,
     tie_break: Annotated[str | None, typer.Option("--tie-break", help="make the social ranking strict: "
                                                                      "candidate-order or random")] = None,
@@ -143,7 +145,7 @@ def aggregate(
         if proportional:
             from pluralign.aggregate.proportional import proportional_aggregate
 
-            result = proportional_aggregate(data, name, group_of)  # type: ignore[arg-type]
+            result = proportional_aggregate(data, name, group_of, method=method)  # type: ignore[arg-type]
             outcome, won = result.outcome, result.won
         else:
             outcome = apply_rule(name, data)

@@ -10,9 +10,16 @@ by **perpetual Phragmén** (Lackner 2020, "Perpetual Voting: Fairness in Long-Te
     with s_g the group's share. Pick the c with the smallest new load; its approvers' loads become new_load(c).
 
 A group that has won recently carries a high load, so the others win next; over many rounds each group's wins
-approach its share. A group approves the candidates its own members' aggregate (same rule) puts first.
-Rounds are sequential by nature (a Python loop over prompts, numpy over groups and candidates); everything
-else is vectorised.
+approach its share. Rounds are sequential by nature (a Python loop over prompts, numpy over groups and
+candidates); everything else is vectorised.
+
+The alternative, order-free rule is the **method of equal shares** for public decisions (Peters & Skowron 2020,
+"Proportionality and the Limits of Welfarism"; Skowron & Górecki 2022, "Proportional Public Decisions", AAAI):
+each group gets a budget of s_g x T for T prompts; a prompt's candidate costs 1, paid by its approvers at an
+equal price rho per unit of share (a group short of rho * s_g pays what it has); repeatedly fund the cheapest
+(smallest rho) candidate of an undecided prompt. Prompts left when nothing is affordable keep the rule's winners.
+
+In both, a group approves the candidates its own members' aggregate (same rule) puts first.
 """
 
 from __future__ import annotations
@@ -28,13 +35,7 @@ from pluralign.aggregate.voting.profiles import Profiles
 from pluralign.errors import InputError
 
 
-def perpetual_phragmen(approvals: np.ndarray, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Winners of T rounds by perpetual Phragmén.
-
-    approvals: (T, G, C) bool, group g approves candidate c in round t. shares: (G,) > 0, any scale.
-    Returns (winners (T,) int — -1 when nobody approves anything that round, loads (G,) at the end).
-    Ties between candidates with equal new load go to the one with more approving share, then the lowest index.
-    """
+def _validated(approvals, shares) -> tuple[np.ndarray, np.ndarray]:
     approvals = np.asarray(approvals, bool)
     shares = np.asarray(shares, np.float64)
     if approvals.ndim != 3 or shares.shape != approvals.shape[1:2]:
@@ -42,7 +43,17 @@ def perpetual_phragmen(approvals: np.ndarray, shares: np.ndarray) -> tuple[np.nd
                          f"{approvals.shape} and {shares.shape}")
     if np.any(shares <= 0) or not np.all(np.isfinite(shares)):
         raise InputError("group shares must be positive")
-    shares = shares / shares.sum()
+    return approvals, shares / shares.sum()
+
+
+def perpetual_phragmen(approvals: np.ndarray, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Winners of T rounds by perpetual Phragmén.
+
+    approvals: (T, G, C) bool, group g approves candidate c in round t. shares: (G,) > 0, any scale.
+    Returns (winners (T,) int — -1 when nobody approves anything that round, loads (G,) at the end).
+    Ties between candidates with equal new load go to the one with more approving share, then the lowest index.
+    """
+    approvals, shares = _validated(approvals, shares)
     loads = np.zeros(len(shares))
     winners = np.full(approvals.shape[0], -1)
     for t, approve in enumerate(approvals):
@@ -56,6 +67,57 @@ def perpetual_phragmen(approvals: np.ndarray, shares: np.ndarray) -> tuple[np.nd
         winners[t] = c
         loads[approve[:, c]] = new_load[c]
     return winners, loads
+
+
+def _equal_price(budget: np.ndarray, share: np.ndarray) -> float:
+    """Smallest rho with sum_g min(budget_g, rho * share_g) = 1 over the approving groups (inf if they cannot
+    pay 1): groups that run out pay their whole budget, the others rho per unit of share."""
+    if budget.sum() < 1 - 1e-12:
+        return np.inf
+    order = np.argsort(budget / share)
+    paid, rest = 0.0, share.sum()
+    for b, s in zip(budget[order], share[order]):
+        rho = (1 - paid) / rest
+        if rho * s <= b + 1e-12:
+            return rho
+        paid, rest = paid + b, rest - s
+    return np.inf
+
+
+def equal_shares(approvals: np.ndarray, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Winners of T prompts by the method of equal shares (order-free).
+
+    approvals: (T, G, C) bool; shares: (G,) > 0. Returns (winners (T,) int, -1 where nothing was funded; the
+    budgets left (G,)). The price depends only on which groups approve, so each step prices the distinct
+    approval patterns (at most 2^G), not every candidate; ties: lower price, more approving share, earlier
+    prompt, lower candidate index.
+    """
+    approvals, shares = _validated(approvals, shares)
+    T, G, _ = approvals.shape
+    budget = shares * T
+    codes = np.einsum("tgc,g->tc", approvals, 1 << np.arange(G))  # approving groups as a bit pattern
+    queues = {int(code): np.argwhere(codes == code) for code in np.unique(codes[codes > 0])}  # (t, c) rows
+    front = dict.fromkeys(queues, 0)
+    winners = np.full(T, -1)
+    while True:
+        best = None
+        for code, rows in queues.items():
+            while front[code] < len(rows) and winners[rows[front[code], 0]] >= 0:
+                front[code] += 1  # that prompt is decided already
+            if front[code] == len(rows):
+                continue
+            backers = (code >> np.arange(G)) & 1 == 1
+            key = (_equal_price(budget[backers], shares[backers]), -shares[backers].sum(), *rows[front[code]])
+            if best is None or key < best[0]:
+                best = (key, backers)
+        if best is None or not np.isfinite(best[0][0]):
+            return winners, budget
+        (rho, _, t, c), backers = best
+        winners[t] = c
+        budget[backers] -= np.minimum(budget[backers], rho * shares[backers])
+
+
+PROPORTIONAL_RULES = {"phragmen": perpetual_phragmen, "equal-shares": equal_shares}
 
 
 @dataclass(frozen=True)
@@ -87,12 +149,15 @@ def group_masks(profiles: Profiles, annotator_groups: Mapping[str, str]) -> tupl
 
 
 def proportional_aggregate(profiles: Profiles, rule: str, annotator_groups: Mapping[str, str],
-                           shares: Mapping[str, float] | None = None) -> ProportionalResult:
+                           shares: Mapping[str, float] | None = None, method: str = "phragmen") -> ProportionalResult:
     """Choose each prompt's winner proportionally across prompts; rank the rest by ``rule``.
 
     annotator_groups: annotator -> group (e.g. Participant.group, or learned opinion clusters).
     shares: group -> share of the population; default: each group's share of the total ballot weight.
+    method: "phragmen" (perpetual Phragmén, prompts in order) or "equal-shares" (method of equal shares).
     """
+    if method not in PROPORTIONAL_RULES:
+        raise InputError(f"proportional method must be one of {', '.join(PROPORTIONAL_RULES)}; got {method!r}")
     name = rule_name(rule)
     groups, masks = group_masks(profiles, annotator_groups)
     if shares is None:
@@ -103,15 +168,17 @@ def proportional_aggregate(profiles: Profiles, rule: str, annotator_groups: Mapp
             raise InputError(f"no share given for group(s) {missing}")
         share = np.array([float(shares[g]) for g in groups])
     approvals = group_tops(profiles, name, masks)
-    winners, _ = perpetual_phragmen(approvals, share)
+    winners, _ = PROPORTIONAL_RULES[method](approvals, share)
     base = apply_rule(name, profiles)
     chosen = np.zeros_like(base.winners)
     chosen[np.flatnonzero(winners >= 0), winners[winners >= 0]] = True
-    chosen |= (winners < 0)[:, None] & base.winners  # no group approved anything: keep the rule's winners
+    chosen |= (winners < 0)[:, None] & base.winners  # nothing approved or affordable: keep the rule's winners
     scores = np.where(chosen, 1.0, -base.tiers.astype(float))
-    outcome = outcome_from_scores(scores, profiles.present, f"perpetual_phragmen+{name}",
-                                  tie_breaking=f"Phragmén: least new load, then most approving share, then first "
-                                               f"candidate; below the winner: {base.tie_breaking}")
+    label = {"phragmen": "perpetual_phragmen", "equal-shares": "equal_shares"}[method]
+    first = {"phragmen": "least new load", "equal-shares": "lowest price"}[method]
+    outcome = outcome_from_scores(scores, profiles.present, f"{label}+{name}",
+                                  tie_breaking=f"{first}, then most approving share, then first candidate; "
+                                               f"below the winner: {base.tie_breaking}")
     return ProportionalResult(outcome, approvals, groups, share / share.sum(), group_wins(approvals, masks, chosen))
 
 
