@@ -9,7 +9,7 @@ import pytest
 
 from pluralign.aggregate.socialchoice import (RULES, agreement, aggregate_comparisons, aggregate_rankings,
                                               apply_rule, rule_name)
-from pluralign.aggregate.voting.profiles import from_arrays
+from pluralign.aggregate.voting.profiles import from_arrays, from_rankings
 from pluralign.errors import InputError
 from pluralign.io import read_records, to_dataset
 from pluralign.records import Comparison, Ranking
@@ -174,3 +174,21 @@ def test_lotteries_and_strengths_on_textbook_cases():
     assert np.isfinite(bt.scores).all() and bt.winner_sets() == [[0]]
     # with prior 0.1 both ways: P(x beats y) = 5.1 / 5.2 at the maximum
     assert 1 / (1 + np.exp(bt.scores[0, 1] - bt.scores[0, 0])) == pytest.approx(5.1 / 5.2, abs=1e-6)
+
+
+def test_candidates_a_ballot_was_not_shown_are_compared_with_nothing():
+    """Each annotator saw two of three responses: only the pairs they saw get support."""
+    ballots = [Ranking(prompt="q", candidates=["x", "y"], order=[["x"], ["y"]], annotator="a"),
+               Ranking(prompt="q", candidates=["y", "z"], order=[["y"], ["z"]], annotator="b"),
+               Ranking(prompt="q", candidates=["z", "x"], order=[["z"]], annotator="c")]  # x shown, unranked
+    from pluralign.aggregate.voting.pairwise import support
+
+    profiles = from_rankings(ballots)
+    np.testing.assert_array_equal(support(profiles)[0], [[0, 1, 0], [0, 0, 1], [1, 0, 0]])
+    assert apply_rule("copeland", profiles).winner_sets() == [[0, 1, 2]]  # a cycle, not "x is unranked twice"
+    assert apply_rule("plurality", profiles).scores[0].tolist() == [1, 1, 1]
+
+
+def test_from_arrays_keeps_order_and_ties_of_any_integers():
+    profiles = from_arrays(np.array([[[0, 5, 10, -1], [7, 7, 3, 9]]]))
+    assert profiles.ranks[0].tolist() == [[0, 1, 2, 4], [1, 1, 0, 2]]

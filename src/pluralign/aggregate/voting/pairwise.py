@@ -17,10 +17,11 @@ from pluralign.records import Comparison
 
 
 def strictly_above(profiles: Profiles) -> np.ndarray:
-    """(P, A, C, C) bool: on ballot a of prompt p, candidate i is ranked strictly above candidate j."""
+    """(P, A, C, C) bool: on ballot a of prompt p, candidate i is ranked strictly above candidate j (both
+    present and shown to the ballot)."""
     r = profiles.ranks
     both = profiles.present[:, None, :, None] & profiles.present[:, None, None, :]
-    return (r[:, :, :, None] < r[:, :, None, :]) & both
+    return (r[:, :, :, None] < r[:, :, None, :]) & (r[:, :, None, :] <= profiles.unranked) & both
 
 
 def support(profiles: Profiles) -> np.ndarray:
@@ -35,7 +36,7 @@ def support(profiles: Profiles) -> np.ndarray:
     for i in range(C):
         for j in range(C):
             if i != j:
-                out[:, i, j] = np.einsum("pa,pa->p", w, r[:, :, i] < r[:, :, j])
+                out[:, i, j] = np.einsum("pa,pa->p", w, (r[:, :, i] < r[:, :, j]) & (r[:, :, j] <= C))
     return out * (profiles.present[:, :, None] & profiles.present[:, None, :])
 
 

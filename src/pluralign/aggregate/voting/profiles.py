@@ -21,7 +21,8 @@ class Profiles:
     """Ballots of many prompts.
 
     ranks: (P, A, C) int16 — tier of candidate c on ballot a of prompt p, 0 = best; candidates in one tier tie.
-        ``C`` (the number of candidate slots) marks a candidate the ballot leaves unranked: below every ranked one.
+        ``C`` (the number of candidate slots) marks a candidate the ballot leaves unranked: below every ranked
+        one. ``C + 1`` marks a candidate the ballot was not shown: it is compared with nothing.
     weights: (P, A) float64 — how much each ballot counts (annotator weight x ballot weight); 0 = no ballot.
     present: (P, C) bool — whether candidate slot c exists for prompt p.
     prompts, candidates, annotators: names for each prompt / candidate slot / ballot slot (for records).
@@ -40,8 +41,13 @@ class Profiles:
 
     @property
     def unranked(self) -> int:
-        """The rank value meaning "not ranked on this ballot"."""
+        """The rank value meaning "not ranked on this ballot" (below every ranked candidate)."""
         return self.ranks.shape[2]
+
+    @property
+    def not_shown(self) -> int:
+        """The rank value meaning "this ballot never saw the candidate"."""
+        return self.ranks.shape[2] + 1
 
     def with_weights(self, weights: np.ndarray) -> "Profiles":
         """The same ballots with other (P, A) weights, e.g. one annotator group's."""
@@ -74,9 +80,25 @@ def from_arrays(ranks, weights=None, present=None) -> Profiles:
     present = np.ones((P, C), bool) if present is None else np.asarray(present, bool)
     if present.shape != (P, C):
         raise InputError(f"present has shape {present.shape}, expected {(P, C)}")
-    unranked = (ranks < 0) | ~present[:, None, :]
-    ranks = np.where(unranked, C, np.minimum(ranks, C - 1)).astype(np.int16)
-    return Profiles(ranks, weights, present, list(range(P)), [[str(c) for c in range(C)]] * P, [[None] * A] * P)
+    return Profiles(_dense_tiers(ranks, (ranks < 0) | ~present[:, None, :]), weights, present, list(range(P)),
+                    [[str(c) for c in range(C)]] * P, [[None] * A] * P)
+
+
+def _dense_tiers(ranks: np.ndarray, unranked: np.ndarray) -> np.ndarray:
+    """(P, A, C) int16 tiers below C keeping each ballot's order and ties; ``unranked`` entries -> C.
+
+    Rules only compare tiers, so values already in 0..C-1 are kept; others are renumbered 0, 1, 2, ...
+    """
+    C = ranks.shape[2]
+    if np.all(unranked | (ranks < C)):
+        return np.where(unranked, C, ranks).astype(np.int16)
+    values = np.where(unranked, np.iinfo(np.int64).max, ranks.astype(np.int64))
+    order = np.argsort(values, axis=2, kind="stable")
+    ascending = np.take_along_axis(values, order, axis=2)
+    tier = np.concatenate([np.zeros_like(ascending[..., :1]), np.diff(ascending, axis=2) != 0], axis=2).cumsum(axis=2)
+    tiers = np.empty_like(tier)
+    np.put_along_axis(tiers, order, tier, axis=2)
+    return np.where(unranked, C, tiers).astype(np.int16)
 
 
 def prompt_key(prompt) -> str:
@@ -89,8 +111,9 @@ def prompt_key(prompt) -> str:
 def from_rankings(rankings: Iterable[Ranking], annotator_weights: Mapping[str, float] | None = None) -> Profiles:
     """Group Ranking records by prompt into :class:`Profiles`.
 
-    A prompt's candidates are the union of its ballots' candidates (first-seen order); a candidate a ballot does
-    not list is unranked on it. A ballot's weight is ``ranking.weight`` times its annotator's weight in
+    A prompt's candidates are the union of its ballots' candidates (first-seen order). A candidate a ballot
+    lists but leaves out of ``order`` is unranked (below the ranked ones); one the ballot does not list at all
+    was not shown to that annotator and is compared with nothing on that ballot. A ballot's weight is ``ranking.weight`` times its annotator's weight in
     ``annotator_weights`` (when given, every annotator must be in it). Errors name the record.
     """
     groups: dict[str, list[Ranking]] = {}
@@ -102,7 +125,7 @@ def from_rankings(rankings: Iterable[Ranking], annotator_weights: Mapping[str, f
     A = max(len(g) for g in groups.values())
     names = [list(dict.fromkeys(c for r in g for c in r.candidates)) for g in groups.values()]
     C = max(len(n) for n in names)
-    ranks = np.full((P, A, C), C, np.int16)
+    ranks = np.full((P, A, C), C + 1, np.int16)
     weights = np.zeros((P, A))
     present = np.zeros((P, C), bool)
     prompts, annotators = [], []
@@ -116,6 +139,7 @@ def from_rankings(rankings: Iterable[Ranking], annotator_weights: Mapping[str, f
                 raise InputError(f"ranking {r.id}: annotator {r.annotator!r} ranks this prompt twice")
             seen.add(r.annotator)  # type: ignore[arg-type]
             weights[p, a] = r.weight * _annotator_weight(r, annotator_weights)
+            ranks[p, a, [index[c] for c in r.candidates]] = C  # shown; ranked ones get their tier next
             for tier, members in enumerate(r.order):
                 ranks[p, a, [index[c] for c in members]] = tier
         annotators.append([r.annotator for r in ballots] + [None] * (A - len(ballots)))
