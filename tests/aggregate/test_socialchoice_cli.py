@@ -55,6 +55,7 @@ def test_aggregate_writes_preferences_and_group_table(run, files):
     assert len(prefs) == 30 and all(p.chosen == "plain" for p in prefs if p.rejected == "emoji")
     assert "top choice won" in err and "100.0%" in err and "0.0%" in err
     assert "agreement of the social ranking" in err and "wrote 30 preferences" in out
+    assert "annotators" in err and "a4" in err and "0.667" in err  # the emoji annotators agree on 2 of 3 pairs
 
 
 def test_proportional_with_raked_weights(run, files):

@@ -57,6 +57,9 @@ def _groups(path: Path) -> dict[str, str]:
     return groups
 
 
+ANNOTATORS_SHOWN = 20
+
+
 def _summary(outcome, data, prefs, rule: str, groups: dict[str, str] | None, won: np.ndarray | None) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -81,6 +84,14 @@ def _summary(outcome, data, prefs, rule: str, groups: dict[str, str] | None, won
         values = np.array(list(means.values()))
         console.print(f"agreement of the social ranking with each annotator's pairs: mean {values.mean():.3f}, "
                       f"median {np.median(values):.3f}, min {values.min():.3f} ({min(means, key=means.get)})")
+        shown = sorted(means, key=means.get)[:ANNOTATORS_SHOWN]
+        table = Table(title="annotators" + (f" (the {len(shown)} least in agreement of {len(means)})"
+                                            if len(shown) < len(means) else ""))
+        for col in ("annotator", "group", "prompts", "agreement"):
+            table.add_column(col, justify="left" if col in ("annotator", "group") else "right")
+        for name in shown:
+            table.add_row(name, (groups or {}).get(name, "-"), str(len(by_annotator[name])), f"{means[name]:.3f}")
+        console.print(table)
     if groups is None:
         return
     names, masks = group_masks(data, groups)
