@@ -1,17 +1,19 @@
 """PPO on SmolLM2-135M-Instruct with LoRA on this CPU: does the reward rise while the KL stays under its target?
 
-Prompts: the first human turn of each conversation in ``../shared/data/cai/HarmfulVsEthical.jsonl`` (red-team
-questions, read at run time); 16 are held out. The reward is any scorer spec (``--reward``): a reward-model
+Prompts: by default the first human turn of each conversation in ``../shared/data/cai/HarmfulVsEthical.jsonl``
+(red-team questions, read at run time), or the prompts of any file ``--prompts`` names (pluralign records or TRL
+rows); the first 16 distinct prompts are held out. The reward is any scorer spec (``--reward``): a reward-model
 directory from ``pluralign train rm``, or by default a neural scorer that needs no training -- the similarity of
 the response to a short description of a careful, harmless answer (``similar:...``).
 
 Anchor (issue 4, point 6): over a few dozen PPO steps the reward rises while the KL to the reference stays under
-the configured ``kl_target``. Printed: seconds per step, rollout tokens/s, the reward of the first and last five
+the configured ``kl_target``. Printed: seconds per step, response tokens per second of training, the reward of the first and last five
 steps, the held-out reward of the policy before and after (same sampling seed), the largest KL seen, and the
 ratios reward_after/reward_before and kl_max/kl_target (the anchor wants > 1 and < 1).
 
     python benchmarks/bench_ppo.py                       # 24 steps, ~15 minutes on a busy 2-core CPU
-    python benchmarks/bench_ppo.py --reward runs/rm/model
+    python benchmarks/bench_train.py learn --stages rm --workdir /tmp/bt   # a reward model on polite-vs-rude pairs
+    python benchmarks/bench_ppo.py --reward /tmp/bt/rm/model --prompts /tmp/bt/train.jsonl
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reward", default=DEFAULT_REWARD)
     parser.add_argument("--gold", default=None)
+    parser.add_argument("--prompts", default=None, help="file of prompts (default: the shared red-team questions)")
     parser.add_argument("--steps", type=int, default=24)
     parser.add_argument("--rollout", type=int, default=8)
     parser.add_argument("--minibatch", type=int, default=4)
@@ -68,16 +71,18 @@ def main() -> None:
     parser.add_argument("--bf16-autocast", action="store_true")
     parser.add_argument("--out", default=None, help="run directory (default: a temporary one)")
     args = parser.parse_args()
-    if not DATA.is_file():
-        sys.exit(f"needs the shared data at {DATA}")
+    if args.prompts is None and not DATA.is_file():
+        sys.exit(f"needs the shared data at {DATA} (or --prompts FILE)")
 
     from pluralign.lm.cache import resolve_model_path
     from pluralign.train.config import load_config
+    from pluralign.train.data import load_prompts
     from pluralign.train.ppo import PPOConfig, train_ppo
     from pluralign.train.scorers import load_scorer
 
     out = Path(args.out or tempfile.mkdtemp(prefix="bench_ppo_"))
-    questions = human_questions(DATA)
+    questions = human_questions(DATA) if args.prompts is None else list(dict.fromkeys(
+        p if isinstance(p, str) else p[-1]["content"] for p in load_prompts(args.prompts)))
     train_prompts, eval_prompts = questions[16:], questions[:16]
     out.mkdir(parents=True, exist_ok=True)
     (out / "prompts.jsonl").write_text("".join(json.dumps({"prompt": [{"role": "user", "content": q}]}) + "\n"
@@ -103,7 +108,7 @@ def main() -> None:
     last5 = statistics.mean(r["reward"] for r in rows[-5:])
     figures = {
         "steps": len(rows), "reward": args.reward, "seconds_per_step": result["seconds"] / max(1, len(rows)),
-        "rollout_tokens_per_s": tokens / result["seconds"], "reward_first5": first5, "reward_last5": last5,
+        "response_tokens_per_s": tokens / result["seconds"], "reward_first5": first5, "reward_last5": last5,
         "held_out_reward_before": before, "held_out_reward_after": after, "kl_last": rows[-1]["kl"],
         "kl_max": kl_max, "kl_target": args.kl_target, "beta_last": rows[-1]["beta"],
         "warnings": result["warnings"], "run_dir": str(out / "run"),
