@@ -7,11 +7,11 @@ directory from ``pluralign train rm``, or by default a neural scorer that needs 
 the response to a short description of a careful, harmless answer (``similar:...``).
 
 Anchor (issue 4, point 6): over a few dozen PPO steps the reward rises while the KL to the reference stays under
-the configured ``kl_target``. Printed: seconds per step, response tokens per second of training, the reward of the first and last five
-steps, the held-out reward of the policy before and after (same sampling seed), the largest KL seen, and the
-ratios reward_after/reward_before and kl_max/kl_target (the anchor wants > 1 and < 1).
+the configured ``kl_target``. Printed: seconds per step, response tokens per second of training, the reward of
+the first and last five steps, the held-out reward of the policy before and after (same sampling seed), the
+largest KL seen, and the ratios reward_last5/reward_first5 and kl_max/kl_target (the anchor wants > 1 and < 1).
 
-    python benchmarks/bench_ppo.py                       # 24 steps, ~15 minutes on a busy 2-core CPU
+    python benchmarks/bench_ppo.py --beta 0.2            # 24 steps, ~20 minutes on a busy 2-core CPU
     python benchmarks/bench_train.py learn --stages rm --workdir /tmp/bt   # a reward model on polite-vs-rude pairs
     python benchmarks/bench_ppo.py --reward /tmp/bt/rm/model --prompts /tmp/bt/train.jsonl
 """
