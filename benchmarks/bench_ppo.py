@@ -11,7 +11,7 @@ the configured ``kl_target``. Printed: seconds per step, response tokens per sec
 the first and last five steps, the held-out reward of the policy before and after (same sampling seed), the
 largest KL seen, and the ratios reward_last5/reward_first5 and kl_max/kl_target (the anchor wants > 1 and < 1).
 
-    python benchmarks/bench_ppo.py --beta 0.2            # 24 steps, ~20 minutes on a busy 2-core CPU
+    python benchmarks/bench_ppo.py                       # 24 steps, ~20 minutes on a busy 2-core CPU
     python benchmarks/bench_train.py learn --stages rm --workdir /tmp/bt   # a reward model on polite-vs-rude pairs
     python benchmarks/bench_ppo.py --reward /tmp/bt/rm/model --prompts /tmp/bt/train.jsonl
 """
@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=16)
     parser.add_argument("--max-prompt-tokens", type=int, default=64)
     parser.add_argument("--lr", type=float, default=5e-4)
-    parser.add_argument("--beta", type=float, default=0.05)
+    parser.add_argument("--beta", type=float, default=0.2)
     parser.add_argument("--kl-target", type=float, default=6.0)
     parser.add_argument("--bf16-autocast", action="store_true")
     parser.add_argument("--out", default=None, help="run directory (default: a temporary one)")
