@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from pluralign.feedback.choice import calibrate, clamp, letter_probabilities, order_average
+from pluralign.feedback.choice import (calibrate, clamp, letter_probabilities, letter_probabilities_shared,
+                                       order_average)
 
 
 class ScoreOnly:
@@ -41,3 +42,12 @@ def test_clamp_bounds_and_validates():
     np.testing.assert_allclose(clamp([0.01, 0.5, 0.99]), [0.4, 0.5, 0.6])
     with pytest.raises(ValueError):
         clamp([0.5], 0.6, 0.4)
+
+
+def test_shared_stem_pass_matches_whole_questions(tiny_lm):
+    stem = "Consider the following conversation:\nHuman: hi there\nWhich response is kinder?\nOptions:\n"
+    endings = [" (A) Hello!\n (B) Go away, now.\nThe answer is:", " (A) Go away, now.\n (B) Hello!\nThe answer is:",
+               " (A) ok\n (B) no\nThe answer is:"]
+    shared = letter_probabilities_shared(tiny_lm, stem, endings)
+    whole = letter_probabilities(tiny_lm, [stem + e for e in endings])
+    np.testing.assert_allclose(shared, whole, atol=1e-5)

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pluralign.feedback.choice import calibrate, clamp, letter_probabilities, order_average
+from pluralign.feedback.choice import (calibrate, clamp, letter_probabilities, letter_probabilities_shared,
+                                       order_average)
 from pluralign.feedback.fewshot import ChoiceExample
 from pluralign.feedback.pairs import Pair
 from pluralign.lm.base import LanguageModel, as_messages
@@ -47,7 +48,8 @@ class LabelConfig:
     both_orders: score (a, b) and (b, a) and average. calibrate: contextual calibration per principle.
     chat: ask through the model's chat template (as a user turn) instead of raw text.
     fewshot: how many solved examples to prepend (0 = none). cot: chain-of-thought, then clamp to
-    ``clamp_range``. max_cot_tokens: length of the reasoning. seed: principle sampling and CoT sampling.
+    ``clamp_range``. max_cot_tokens: length of the reasoning. low_precision: score with the backend's bf16
+    generation weights where it has them (about 2x faster). seed: principle sampling and CoT sampling.
     """
 
     principles: str = "sample"
@@ -58,6 +60,7 @@ class LabelConfig:
     cot: bool = False
     clamp_range: tuple[float, float] = (0.4, 0.6)
     max_cot_tokens: int = 64
+    low_precision: bool = False
     seed: int = 0
 
     def __post_init__(self):
@@ -91,10 +94,19 @@ def choice_instruction(principle: Principle) -> str:
     return _OPTIONS_SUFFIX.sub("", principle.choice_prompt).strip()
 
 
+def choice_stem(conversation: str, instruction: str) -> str:
+    """The part of a question both option orders share."""
+    return (f"Consider the following conversation between a human and an assistant:\n{conversation}\n"
+            f"{instruction}\nOptions:\n")
+
+
+def choice_options(first: str, second: str) -> str:
+    return f" (A) {first.strip()}\n (B) {second.strip()}\nThe answer is:"
+
+
 def choice_question(conversation: str, instruction: str, first: str, second: str) -> str:
     """One multiple-choice question, ending in "The answer is:"."""
-    return (f"Consider the following conversation between a human and an assistant:\n{conversation}\n"
-            f"{instruction}\nOptions:\n (A) {first.strip()}\n (B) {second.strip()}\nThe answer is:")
+    return choice_stem(conversation, instruction) + choice_options(first, second)
 
 
 def fewshot_block(examples: Sequence[ChoiceExample], instruction: str) -> str:
@@ -148,13 +160,36 @@ class AIFeedback:
 
     # ---- probabilities -------------------------------------------------------------------------------
     def _ask(self, items: list[tuple[str, Principle, str, str]], progress) -> np.ndarray:
-        """P(A) for each (conversation, principle, first, second), calibrated if configured."""
+        """P(first option better) for each (conversation, principle, first, second): both orders averaged and
+        calibrated as configured."""
         if self.config.cot:
-            return self._ask_cot(items, progress)
-        p = letter_probabilities(self.lm, [self.question(*item) for item in items], progress=progress)
+            p = self._ask_cot(items, progress)
+            return order_average(p, self._ask_cot([(c, pr, b, a) for c, pr, a, b in items], progress)) \
+                if self.config.both_orders else p
+        if self.config.both_orders and not self.config.chat and hasattr(self.lm, "encode_prompt"):
+            p_ab, p_ba = self._letters_shared(items, progress)
+        else:
+            p_ab = self._letters([self.question(*item) for item in items], progress)
+            p_ba = self._letters([self.question(c, pr, b, a) for c, pr, a, b in items], progress) \
+                if self.config.both_orders else None
         if self.config.calibrate:
-            p = calibrate(p, np.array([self.content_free_p(item[1]) for item in items]))
-        return p
+            bias = np.array([self.content_free_p(item[1]) for item in items])
+            p_ab = calibrate(p_ab, bias)
+            p_ba = calibrate(p_ba, bias) if p_ba is not None else None
+        return order_average(p_ab, p_ba) if p_ba is not None else p_ab
+
+    def _letters_shared(self, items, progress) -> tuple[np.ndarray, np.ndarray]:
+        """Both orders of each question from one pass over their shared stem (transformers backend, raw text)."""
+        out = np.empty((len(items), 2))
+        for k, (conv, principle, first, second) in enumerate(items):
+            instruction = choice_instruction(principle)
+            stem = fewshot_block(self.examples, instruction) + choice_stem(conv, instruction)
+            out[k] = letter_probabilities_shared(self.lm, stem, [choice_options(first, second),
+                                                                 choice_options(second, first)],
+                                                 low_precision=self.config.low_precision)
+            if progress:
+                progress(2)
+        return out[:, 0], out[:, 1]
 
     def _ask_cot(self, items, progress) -> np.ndarray:
         prompts = [self._cot_question(*item) for item in items]
@@ -163,13 +198,16 @@ class AIFeedback:
         # The reasoning stops where the model starts a new turn or states its own answer.
         answered = [p + " " + re.split(r"\n\s*(?:Human:|So the answer|Therefore)", t[0])[0].strip()
                     + "\n\nHuman:\nSo the answer is:" for p, t in zip(prompts, thoughts)]
-        return clamp(letter_probabilities(self.lm, answered, progress=progress), *self.config.clamp_range)
+        return clamp(self._letters(answered, progress), *self.config.clamp_range)
+
+    def _letters(self, questions, progress=None) -> np.ndarray:
+        return letter_probabilities(self.lm, questions, low_precision=self.config.low_precision, progress=progress)
 
     def content_free_p(self, principle: Principle) -> float:
         """P(A) when conversation and both options are "N/A": the bias of this principle's question."""
         if principle.id not in self._content_free:
             q = self.question(CONTENT_FREE, principle, CONTENT_FREE, CONTENT_FREE)
-            self._content_free[principle.id] = float(letter_probabilities(self.lm, [q])[0])
+            self._content_free[principle.id] = float(self._letters([q])[0])
         return self._content_free[principle.id]
 
     def probabilities(self, prompts: Sequence[Text], responses_a: Sequence[Text], responses_b: Sequence[Text],
@@ -185,8 +223,6 @@ class AIFeedback:
                 items.append((conv, principle, a, b))
                 owner.append(i)
         p = self._ask(items, progress)
-        if self.config.both_orders:
-            p = order_average(p, self._ask([(c, pr, b, a) for c, pr, a, b in items], progress))
         owner = np.array(owner)
         per_pair = np.array([p[owner == i].mean() for i in range(len(prompts))])
         return per_pair, [[pr.id for pr in ps] for ps in chosen]

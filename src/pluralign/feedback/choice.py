@@ -34,16 +34,22 @@ def letter_probabilities(
     lm: LanguageModel,
     questions: Sequence[Prompt],
     *,
+    low_precision: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """P(A) normalised over {A, B} for each question; shape (n,).
+
+    low_precision: on a transformers backend, read the letters from the weights it generates with (bf16 on a
+    GPU or a bf16-capable CPU, about 2x faster; decisions agree with fp32 on ~96% of questions) instead of fp32.
 
     Raw-text questions are scored after " (", chat questions (lists of messages) after "(". On a transformers
     backend one forward pass per question reads both letters; other backends score " (A" and " (B" as two
     continuations in one batched call (the closing ")" is left out on both paths, so they agree).
     """
     if hasattr(lm, "model") and hasattr(lm, "encode_prompt"):
-        return _letter_probabilities_hf(lm, questions, progress)
+        # The backend's generation weights: a bf16 copy where that is faster, else the fp32 model itself.
+        model = lm._generation_model() if low_precision else lm.model
+        return _letter_probabilities_hf(lm, model, questions, progress)
     conts = [answer_prefix(not isinstance(q, str)) + letter for q in questions for letter in LETTERS]
     scores = lm.score([q for q in questions for _ in LETTERS], conts)
     logp = np.array([s.logprob for s in scores]).reshape(-1, 2)
@@ -53,7 +59,7 @@ def letter_probabilities(
 
 
 @torch.inference_mode()
-def _letter_probabilities_hf(lm, questions, progress) -> np.ndarray:
+def _letter_probabilities_hf(lm, model, questions, progress) -> np.ndarray:
     tok = lm.tokenizer
     letter_ids = [tok.convert_tokens_to_ids(letter) for letter in LETTERS]
     rows = [lm.encode_prompt(q) + tok(answer_prefix(not isinstance(q, str)), add_special_tokens=False)["input_ids"]
@@ -67,12 +73,37 @@ def _letter_probabilities_hf(lm, questions, progress) -> np.ndarray:
         mask = torch.tensor([[0] * (width - len(rows[i])) + [1] * len(rows[i]) for i in idx], device=lm.device)
         # Left padding: positions come from the mask, or padded rows would see shifted positions.
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        logits = lm.model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1).logits
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1).logits
         pair = logits[:, -1, letter_ids].float()
         out[idx] = torch.softmax(pair, dim=-1)[:, 0].cpu().numpy()
         if progress:
             progress(len(idx))
     return out
+
+
+@torch.inference_mode()
+def letter_probabilities_shared(lm, stem: str, endings: Sequence[str], *, low_precision: bool = False) -> np.ndarray:
+    """P(A) for the raw-text questions ``stem + ending`` (shape (len(endings),)) on a transformers backend,
+    running the shared ``stem`` once and the endings as one batch on top of its key/value cache.
+
+    Both option orders of one question share everything up to the options, so this halves the work of order
+    averaging when the conversation is longer than the responses. Endings are padded on the right; each row's
+    letter is read at its own last token.
+    """
+    tok = lm.tokenizer
+    model = lm._generation_model() if low_precision else lm.model
+    letter_ids = [tok.convert_tokens_to_ids(letter) for letter in LETTERS]
+    stem_ids = lm.encode_prompt(stem)
+    rows = [tok(e + answer_prefix(False), add_special_tokens=False)["input_ids"] for e in endings]
+    width, n = max(len(r) for r in rows), len(rows)
+    cache = model(input_ids=torch.tensor([stem_ids], device=lm.device), use_cache=True).past_key_values
+    cache.batch_repeat_interleave(n)
+    ids = torch.tensor([r + [tok.pad_token_id] * (width - len(r)) for r in rows], device=lm.device)
+    mask = torch.tensor([[1] * (len(stem_ids) + len(r)) + [0] * (width - len(r)) for r in rows], device=lm.device)
+    positions = torch.arange(len(stem_ids), len(stem_ids) + width, device=lm.device).expand(n, -1)
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache).logits
+    last = logits[torch.arange(n), torch.tensor([len(r) - 1 for r in rows]), :][:, letter_ids].float()
+    return torch.softmax(last, dim=-1)[:, 0].cpu().numpy()
 
 
 def order_average(p_ab: np.ndarray, p_ba: np.ndarray) -> np.ndarray:

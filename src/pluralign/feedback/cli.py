@@ -98,14 +98,16 @@ def pairs_cmd(
     typer.echo(f"wrote {len(pairs)} pairs to {out}")
 
 
-def _labeller(lm, constitution, principles, both_orders, calibrate, chat, fewshot, fewshot_file, cot, clamp, seed):
+def _labeller(lm, constitution, principles, both_orders, calibrate, chat, fewshot, fewshot_file, cot, clamp, seed,
+              low_precision=False):
     from pluralign.feedback.ai_preference import AIFeedback, LabelConfig
     from pluralign.feedback.fewshot import load_choice_examples
 
     try:
         low, high = (float(x) for x in clamp.split(","))
         config = LabelConfig(principles=principles, both_orders=both_orders, calibrate=calibrate, chat=chat,
-                             fewshot=fewshot, cot=cot, clamp_range=(low, high), seed=seed)
+                             fewshot=fewshot, cot=cot, clamp_range=(low, high), low_precision=low_precision,
+                             seed=seed)
     except ValueError as err:
         raise InputError(f"bad labelling option: {err}") from None
     return AIFeedback(lm, constitution, config, examples=load_choice_examples(fewshot_file))
@@ -135,6 +137,7 @@ def label_cmd(
     fewshot_file: FewshotFile = None,
     cot: Annotated[bool, typer.Option(help="chain of thought first, then clamp")] = False,
     clamp: Annotated[str, typer.Option(help="LOW,HIGH bounds for chain-of-thought labels")] = "0.4,0.6",
+    low_precision: Annotated[bool, typer.Option(help="score with the backend's bf16 weights where faster")] = False,
     seed: int = 0,
 ) -> None:
     """RL-CAI: soft preference labels for response pairs from a constitution's principles."""
@@ -146,7 +149,7 @@ def label_cmd(
 
     items, cons = read_pairs(pairs), _constitution(constitution)
     labeller = _labeller(load_model(model), cons, principles, both_orders, calibrate, chat, fewshot, fewshot_file,
-                         cot, clamp, seed)
+                         cot, clamp, seed, low_precision)
     asks = len(items) * (len(cons.principles) if principles == "all" else 1) * (2 if both_orders else 1)
     with progress_bar("labelling", asks) as advance:
         comparisons = labeller.label(items, progress=advance, source=str(pairs))

@@ -25,6 +25,7 @@ import numpy as np
 from pluralign.errors import InputError
 from pluralign.feedback.ai_preference import CONTENT_FREE, AIFeedback
 from pluralign.feedback.choice import calibrate, letter_probabilities, order_average
+from pluralign.feedback.fewshot import read_json_list
 from pluralign.io import iter_jsonl
 
 # Two options then one closing line, anchored at the end: responses may hold newlines or end in "]".
@@ -62,21 +63,8 @@ class EvalResult:
 
 def read_items(path: str | Path, limit: int | None = None) -> list[Item]:
     """Validate and read an Anthropic-format comparison file (``.jsonl``, or a ``.json`` list)."""
-    import json
-
     path = str(path)
-    if path.endswith(".json"):
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as err:
-            raise InputError(f"cannot read: {err.strerror}", path=path) from None
-        except json.JSONDecodeError as err:
-            raise InputError(f"invalid JSON: {err.msg}", path=path, line=err.lineno) from None
-        if not isinstance(data, list):
-            raise InputError("expected a JSON list of {prompt, corrects, incorrects}", path=path)
-        rows = list(enumerate(data, 1))
-    else:
-        rows = list(iter_jsonl(path))
+    rows = list(enumerate(read_json_list(path), 1)) if path.endswith(".json") else list(iter_jsonl(path))
     items = [_item(row, path, line) for line, row in rows[:limit]]
     if not items:
         raise InputError("no comparisons", path=path)

@@ -39,6 +39,11 @@ def _read_json_list(path: str | Path | None, package_file: str) -> tuple[list, s
     if path is None:
         text = resources.files("pluralign.feedback").joinpath("data", package_file).read_text(encoding="utf-8")
         return json.loads(text), f"pluralign/feedback/data/{package_file}"
+    return read_json_list(path), str(path)
+
+
+def read_json_list(path: str | Path) -> list:
+    """A file holding one non-empty JSON list; errors name the file (and line for bad JSON)."""
     path = str(path)
     try:
         with open(path, encoding="utf-8") as fh:
@@ -48,8 +53,8 @@ def _read_json_list(path: str | Path | None, package_file: str) -> tuple[list, s
     except json.JSONDecodeError as err:
         raise InputError(f"invalid JSON: {err.msg}", path=path, line=err.lineno) from None
     if not isinstance(data, list) or not data:
-        raise InputError("expected a non-empty JSON list of examples", path=path)
-    return data, path
+        raise InputError("expected a non-empty JSON list", path=path)
+    return data
 
 
 def load_critique_examples(path: str | Path | None = None) -> list[str]:
