@@ -94,11 +94,18 @@ def generate(
     typer.echo(f"wrote {len(rows)} rows to {out}")
 
 
-def demo(model: ModelOpt = "default", max_new_tokens: int = 64) -> None:
-    """Load the default model offline and answer three prompts: harmful, benign, and an opinion question."""
+def demo(
+    model: ModelOpt = "default",
+    out: Annotated[Path, typer.Option(help="directory for every artifact of the run")] = Path("runs/demo"),
+    max_new_tokens: Annotated[int, typer.Option(min=1)] = 40,
+    train_steps: Annotated[int, typer.Option(min=1, help="DPO steps")] = 4,
+    seed: int = 0,
+) -> None:
+    """The whole flow offline: people vote, opinion groups, a constitution, rankings and social choice,
+    AI feedback, a few DPO steps, and provenance from the trained preferences back to the people."""
     from pluralign.demo import run_demo
 
-    run_demo(model=model, max_new_tokens=max_new_tokens)
+    run_demo(model=model, max_new_tokens=max_new_tokens, seed=seed, out=str(out), train_steps=train_steps)
 
 
 
