@@ -191,14 +191,14 @@ def build_policy(cfg: PPOConfig, model=None, tokenizer=None):
         model, tokenizer = load_model(cfg), load_tokenizer(cfg)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = model.float()
+    model = model.float().to("cuda" if torch.cuda.is_available() else "cpu")
     if cfg.lora:
         from peft import get_peft_model
 
         reference, policy = None, get_peft_model(model, lora_config(cfg))
     else:
         reference, policy = copy.deepcopy(model).eval().requires_grad_(False), model
-    value_head = torch.nn.Linear(model.config.hidden_size, 1)
+    value_head = torch.nn.Linear(model.config.hidden_size, 1, device=model.device)
     torch.nn.init.zeros_(value_head.weight)  # start from V = 0: no prior on the reward scale
     torch.nn.init.zeros_(value_head.bias)
     policy.eval()  # no dropout: the ratio must be exactly 1 before the first update
@@ -249,7 +249,7 @@ def rollout(policy, value_head, reference, tokenizer, prompt_ids: list[list[int]
     import torch
     from transformers import GenerationConfig
 
-    query, query_mask = left_pad(prompt_ids, tokenizer.pad_token_id)
+    query, query_mask = (t.to(policy.device) for t in left_pad(prompt_ids, tokenizer.pad_token_id))
     sampling = GenerationConfig(do_sample=True, temperature=cfg.temperature, top_k=0, top_p=1.0,
                                 max_new_tokens=cfg.max_new_tokens, pad_token_id=tokenizer.pad_token_id,
                                 eos_token_id=tokenizer.eos_token_id)
@@ -315,7 +315,7 @@ def load_checkpoint(path: Path, policy, value_head, optimizer, kl_ctl, rng: rand
     """Restore a checkpoint in place; returns the number of steps it had completed."""
     import torch
 
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, map_location="cpu", weights_only=False)
     # Only trainable weights are saved; anything else in the file means a different model or LoRA setting.
     if policy.load_state_dict(state["policy"], strict=False).unexpected_keys:
         raise InputError("checkpoint was written for a different model or LoRA setting; use a new output_dir",
@@ -361,8 +361,7 @@ def train_ppo(cfg: PPOConfig, *, scorer=None, gold_scorer=None, model=None, toke
     start = load_checkpoint(checkpoint, policy, value_head, optimizer, kl_ctl, rng) if checkpoint.is_file() else 0
 
     def autocast():
-        return torch.autocast("cpu" if policy.device.type == "cpu" else policy.device.type, dtype=torch.bfloat16,
-                              enabled=cfg.bf16_autocast)
+        return torch.autocast(policy.device.type, dtype=torch.bfloat16, enabled=cfg.bf16_autocast)
 
     monitor = MetricsLogger(out_dir, gold_scorer=gold_scorer, length_explosion=cfg.length_explosion,
                             window=cfg.monitor_window)
@@ -373,7 +372,7 @@ def train_ppo(cfg: PPOConfig, *, scorer=None, gold_scorer=None, model=None, toke
             batch_prompts = [prompts[rng.randrange(len(prompts))] for _ in range(cfg.rollout_size)]
             prompt_ids = [encode_prompt(tokenizer, p, cfg.max_length) for p in batch_prompts]
             batch = rollout(policy, value_head, reference, tokenizer, prompt_ids, cfg, autocast)
-            scores = torch.tensor(scorer(batch_prompts, batch["texts"]), dtype=torch.float32)
+            scores = torch.tensor(scorer(batch_prompts, batch["texts"]), dtype=torch.float32, device=policy.device)
             rewards, kl = per_token_rewards(scores, batch["logprobs"], batch["ref_logprobs"], batch["r_mask"],
                                             kl_ctl.value)
             advantages, batch["returns"] = gae(rewards, batch["values"], batch["r_mask"], cfg.gamma, cfg.lam)
