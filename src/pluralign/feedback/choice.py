@@ -58,12 +58,21 @@ def letter_probabilities(
     return 1.0 / (1.0 + np.exp(logp[:, 1] - logp[:, 0]))
 
 
-@torch.inference_mode()
 def _letter_probabilities_hf(lm, model, questions, progress) -> np.ndarray:
     tok = lm.tokenizer
     letter_ids = [tok.convert_tokens_to_ids(letter) for letter in LETTERS]
     rows = [lm.encode_prompt(q) + tok(answer_prefix(not isinstance(q, str)), add_special_tokens=False)["input_ids"]
             for q in questions]
+    return next_token_pair(lm, rows, letter_ids, model=model, progress=progress)
+
+
+@torch.inference_mode()
+def next_token_pair(lm, rows: Sequence[list[int]], token_ids: Sequence[int], *, model=None,
+                    progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """For token-id rows on a transformers backend: P(first token) / (P(first) + P(second)) as the next token
+    after each row; shape (n,). Rows are batched by length and padded on the left."""
+    model = model if model is not None else lm.model
+    tok = lm.tokenizer
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
     out = np.empty(len(rows))
     for start in range(0, len(order), lm.batch_size):
@@ -74,7 +83,7 @@ def _letter_probabilities_hf(lm, model, questions, progress) -> np.ndarray:
         # Left padding: positions come from the mask, or padded rows would see shifted positions.
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1).logits
-        pair = logits[:, -1, letter_ids].float()
+        pair = logits[:, -1, list(token_ids)].float()
         out[idx] = torch.softmax(pair, dim=-1)[:, 0].cpu().numpy()
         if progress:
             progress(len(idx))
