@@ -172,6 +172,7 @@ def eval_cmd(
     fewshot: Fewshot = 0,
     fewshot_file: FewshotFile = None,
     batch_calibrate: Annotated[bool, typer.Option(help="multiple choice: centre log-odds on the batch mean")] = False,
+    low_precision: Annotated[bool, typer.Option(help="score with the backend's bf16 weights where faster")] = False,
     seed: int = 0,
     json_out: Annotated[Optional[Path], typer.Option(help="also write the figures as JSON")] = None,
 ) -> None:
@@ -188,7 +189,7 @@ def eval_cmd(
     items = read_items(comparisons, limit)
     shots = [it for it in read_items(fewshot_file)[:fewshot] if it.multiple_choice] if fewshot_file else []
     labeller = _labeller(load_model(model), _constitution(constitution), principles, both_orders, calibrate, chat,
-                         fewshot, fewshot_file if not shots else None, False, "0.4,0.6", seed)
+                         fewshot, fewshot_file if not shots else None, False, "0.4,0.6", seed, low_precision)
     per_pair = len(labeller.constitution.principles) if principles == "all" else 1
     asks = sum(1 if it.multiple_choice else per_pair for it in items) * (2 if both_orders else 1)
     with progress_bar("evaluating", asks) as advance:

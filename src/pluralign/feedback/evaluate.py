@@ -107,7 +107,7 @@ def content_free_question(question: str) -> str:
 
 def multiple_choice_probabilities(lm, questions: Sequence[str], *, both_orders: bool = True,
                                   calibrate_content_free: bool = True, batch_calibrate: bool = False,
-                                  chat: bool = False, prefix: str = "",
+                                  chat: bool = False, prefix: str = "", low_precision: bool = False,
                                   progress: Callable[[int], None] | None = None) -> np.ndarray:
     """P(option A is right) for whole multiple-choice questions; shape (n,).
 
@@ -119,7 +119,7 @@ def multiple_choice_probabilities(lm, questions: Sequence[str], *, both_orders: 
     def ask(texts, progress=None):
         unique = list(dict.fromkeys(prefix + t for t in texts))  # content-free questions often coincide
         asked = letter_probabilities(lm, [[{"role": "user", "content": t}] for t in unique] if chat else unique,
-                                     progress=progress)
+                                     low_precision=low_precision, progress=progress)
         found = dict(zip(unique, asked))
         return np.array([found[prefix + t] for t in texts])
 
@@ -162,7 +162,7 @@ def evaluate(labeller: AIFeedback, items: Sequence[Item], *, fewshot_items: Sequ
     if mc:
         p_a = multiple_choice_probabilities(labeller.lm, [items[i].question for i in mc], both_orders=cfg.both_orders,
                                             calibrate_content_free=cfg.calibrate, chat=cfg.chat,
-                                            batch_calibrate=batch_calibrate,
+                                            batch_calibrate=batch_calibrate, low_precision=cfg.low_precision,
                                             prefix=solved_prefix(fewshot_items), progress=progress)
         p_correct[mc] = np.where([items[i].correct_is_a for i in mc], p_a, 1.0 - p_a)
     pairs = [i for i, it in enumerate(items) if not it.multiple_choice]
