@@ -237,7 +237,8 @@ def plain_trl_dpo(model_path: Path, data, steps: int, out: Path) -> list[float]:
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     args = DPOConfig(output_dir=str(out), max_steps=steps, per_device_train_batch_size=len(data), max_length=512,
-                     learning_rate=5e-6, report_to="none", save_strategy="no", logging_steps=1, disable_tqdm=True)
+                     learning_rate=5e-6, bf16=False, report_to="none", save_strategy="no", logging_steps=1,
+                     disable_tqdm=True)  # fp32 like ours (TRL's default bf16 needs a GPU)
     timer = StepTimer()
     trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(data), processing_class=tokenizer,
                          callbacks=[timer])
@@ -266,7 +267,7 @@ def pluralign_dpo(model_path: Path, data, steps: int, out: Path) -> list[float]:
     return timer.times
 
 
-def speed(steps: int, pairs: int, tokens: int) -> dict:
+def speed(steps: int, pairs: int, tokens: int, plain_first: bool = False) -> dict:
     import torch
     from transformers import AutoTokenizer
 
@@ -277,15 +278,21 @@ def speed(steps: int, pairs: int, tokens: int) -> dict:
     data = long_pairs(tokenizer, pairs, tokens)
     n_params = _param_count(model_path)
     with tempfile.TemporaryDirectory() as tmp:
-        ours = pluralign_dpo(model_path, data, steps, Path(tmp) / "ours")
-        plain = plain_trl_dpo(model_path, data, steps, Path(tmp) / "plain")
+        # On a shared machine the load drifts: run with --plain-first too and compare both orders.
+        runs = {"plain": plain_trl_dpo, "ours": pluralign_dpo}
+        order = ["plain", "ours"] if plain_first else ["ours", "plain"]
+        times = {}
+        for name in order:
+            times[name] = runs[name](model_path, data, steps, Path(tmp) / name)
+            print(f"{name} step seconds: {times[name]}", file=sys.stderr)
+        ours, plain = times["ours"], times["plain"]
     ours_s, plain_s = statistics.median(ours[1:]), statistics.median(plain[1:])  # first step warms up
     step_tokens = pairs * 2 * tokens
     peak = matmul_peak_flops()
     ours_flops = 6 * n_params * step_tokens / ours_s  # the reference ran once, before training
     plain_flops = 8 * n_params * step_tokens / plain_s  # + a reference forward every step
     return {
-        "threads": torch.get_num_threads(), "pairs": pairs, "tokens_per_sequence": tokens, "timed_steps": steps - 1,
+        "order": order, "threads": torch.get_num_threads(), "pairs": pairs, "tokens_per_sequence": tokens, "timed_steps": steps - 1,
         "pluralign_s_per_step": round(ours_s, 3), "plain_trl_s_per_step": round(plain_s, 3),
         "ratio_pluralign_over_plain_trl": round(ours_s / plain_s, 3),
         "pluralign_tokens_per_s": round(step_tokens / ours_s, 1), "plain_trl_tokens_per_s": round(step_tokens / plain_s, 1),
@@ -311,6 +318,7 @@ def main(argv=None) -> None:
     s.add_argument("--steps", type=int, default=4)
     s.add_argument("--pairs", type=int, default=4)
     s.add_argument("--tokens", type=int, default=256)
+    s.add_argument("--plain-first", action="store_true", help="time plain TRL before pluralign")
     lp = sub.add_parser("learn")
     lp.add_argument("--workdir", type=Path, default=None)
     lp.add_argument("--steps", type=int, default=24)
@@ -320,7 +328,7 @@ def main(argv=None) -> None:
     dp.add_argument("--workdir", type=Path, default=Path("examples/train/data"))
     args = parser.parse_args(argv)
     if args.what == "speed":
-        result = speed(args.steps, args.pairs, args.tokens)
+        result = speed(args.steps, args.pairs, args.tokens, args.plain_first)
     elif args.what == "data":
         result = {name: str(path) for name, path in write_data(args.workdir).items()}
     else:
