@@ -55,7 +55,8 @@ class RunConfig:
     eval_split: fraction of ``data`` held out when no ``eval_data`` is given (0 = none);
     lora: train LoRA adapters (rank ``lora_r``, scale ``lora_alpha / lora_r``) instead of all weights;
     lr: AdamW learning rate; batch_size: examples per device per micro-step; grad_accum: micro-steps per update;
-    steps: optimizer updates; max_length: tokens per sequence (longer examples are truncated);
+    steps: optimizer updates; max_length: tokens per sequence (SFT and DPO truncate longer examples, the
+    reward model leaves them out);
     save_every: checkpoint interval in updates (a rerun resumes from the last one); log_every: metric interval;
     bf16_autocast: fp32 master weights with bf16 matmuls (never pure bf16 weights: their updates round away).
     """
