@@ -59,7 +59,9 @@ def main() -> None:
         outputs = []
         seconds = timed(lambda: outputs.append(lm.generate(prompts, temperature=0.0, max_new_tokens=args.new_tokens)),
                         args.repeats)
-        results[f"hf generate batch {batch} (tok/s)"] = count_new_tokens(lm, outputs[-1]) / seconds
+        tokens = count_new_tokens(lm, outputs[-1])
+        print(f"batch {batch}: {tokens} new tokens in {seconds:.2f} s")
+        results[f"hf generate batch {batch} (tok/s)"] = tokens / seconds
 
     continuations = [" " + p for p in reversed(PROMPTS)] * 4
     score_prompts = (chats * 4)[: len(continuations)]
