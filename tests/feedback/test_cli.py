@@ -61,7 +61,7 @@ def test_eval_prints_figures(tiny_dir, tmp_path):
     f.write_text(json.dumps({"prompt": question, "corrects": [" (B)"], "incorrects": [" (A)"]}) + "\n")
     report = tmp_path / "eval.jsonl"
     assert run(["cai", "eval", "--comparisons", str(f), "--model", tiny_dir, "--json-out", str(report),
-                "--batch-calibrate", "--low-precision"]) == 0
+                "--low-precision"]) == 0
     figures = json.loads(report.read_text())
     assert figures["rule"].endswith("order-avg/calibrated/batch-calibrated")
     assert figures["n"] == 1 and figures["accuracy"] in (0.0, 1.0) and 0 <= figures["brier"] <= 1

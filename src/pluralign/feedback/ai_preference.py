@@ -31,7 +31,7 @@ import numpy as np
 
 from pluralign.feedback.choice import (calibrate, clamp, letter_probabilities, letter_probabilities_shared,
                                        order_average)
-from pluralign.feedback.fewshot import ChoiceExample
+from pluralign.feedback.fewshot import ChoiceExample, load_choice_examples, load_cot_examples
 from pluralign.feedback.pairs import Pair
 from pluralign.lm.base import LanguageModel, as_messages
 from pluralign.records import Comparison, Constitution, Preference, Principle, Provenance, Text
@@ -81,8 +81,7 @@ class LabelConfig:
 
 def conversation_text(prompt: Text) -> str:
     """A prompt as "Human: ...\\n\\nAssistant: ..." text (conversations), or the text itself, stripped."""
-    messages = as_messages(prompt if isinstance(prompt, str) else [m if isinstance(m, dict) else m.model_dump()
-                                                                   for m in prompt])
+    messages = as_messages(prompt)
     if messages is None:
         return str(prompt).strip()
     names = {"user": "Human", "assistant": "Assistant", "system": "System", "tool": "Tool"}
@@ -139,8 +138,6 @@ class AIFeedback:
 
     def __init__(self, lm: LanguageModel, constitution: Constitution, config: LabelConfig | None = None,
                  examples: Sequence[ChoiceExample] | None = None, cot_examples: Sequence[str] | None = None):
-        from pluralign.feedback.fewshot import load_choice_examples, load_cot_examples
-
         self.lm, self.constitution, self.config = lm, constitution, config or LabelConfig()
         self.examples = list(examples if examples is not None else load_choice_examples())[: self.config.fewshot]
         self.cot_examples = list(cot_examples if cot_examples is not None else load_cot_examples())

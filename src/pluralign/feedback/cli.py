@@ -171,7 +171,7 @@ def eval_cmd(
     chat: Chat = False,
     fewshot: Fewshot = 0,
     fewshot_file: FewshotFile = None,
-    batch_calibrate: Annotated[bool, typer.Option(help="multiple choice: centre log-odds on the batch mean")] = False,
+    batch_calibrate: Annotated[bool, typer.Option(help="multiple choice: centre log-odds on the batch mean")] = True,
     low_precision: Annotated[bool, typer.Option(help="score with the backend's bf16 weights where faster")] = False,
     seed: int = 0,
     json_out: Annotated[Optional[Path], typer.Option(help="also write the figures as JSON")] = None,
