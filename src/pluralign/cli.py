@@ -22,20 +22,26 @@ app = typer.Typer(
 
 
 def _register_stages() -> None:
-    """Attach each stage's commands. Imports are cheap: stages import torch/transformers lazily."""
+    """Attach each stage's commands, in flow order. Stage CLI modules import heavy libraries lazily."""
+    from pluralign.aggregate.cli import aggregate
+    from pluralign.aggregate.opinion.cli import opinion_app
+    from pluralign.constitution.cli import constitution_app
+    from pluralign.elicit.cli import elicit_app, serve
+    from pluralign.feedback.cli import cai_app
     from pluralign.lm.cli import demo, generate, model_app
+    from pluralign.train import cli_rl  # noqa: F401  (adds ppo, rloo, grpo to the train group)
+    from pluralign.train.cli import train_app
 
     app.add_typer(model_app, name="model")
     app.command("generate")(generate)
+    app.add_typer(elicit_app, name="elicit")
+    app.command("serve")(serve)
+    app.add_typer(opinion_app, name="opinion")
+    app.command("aggregate")(aggregate)
+    app.add_typer(constitution_app, name="constitution")
+    app.add_typer(cai_app, name="cai")
+    app.add_typer(train_app, name="train")
     app.command("demo")(demo)
-    # Stage commands (one line each, in flow order):
-    from pluralign.elicit.cli import elicit_app, serve; app.add_typer(elicit_app, name="elicit"); app.command("serve")(serve)  # noqa: E702
-    from pluralign.aggregate.opinion.cli import opinion_app; app.add_typer(opinion_app, name="opinion")  # noqa: E702
-    from pluralign.aggregate.cli import aggregate; app.command("aggregate")(aggregate)  # noqa: E702
-    from pluralign.constitution.cli import constitution_app; app.add_typer(constitution_app, name="constitution")  # noqa: E702
-    from pluralign.feedback.cli import cai_app; app.add_typer(cai_app, name="cai")  # noqa: E702
-    import pluralign.train.cli_rl  # noqa: F401  (adds ppo, rloo, grpo to the train group)
-    from pluralign.train.cli import train_app; app.add_typer(train_app, name="train")  # noqa: E702
 
 
 _register_stages()

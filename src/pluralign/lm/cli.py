@@ -9,7 +9,7 @@ import typer
 
 from pluralign.errors import InputError
 
-model_app = typer.Typer(help="Inspect the model backends.", no_args_is_help=True)
+model_app = typer.Typer(help="Inspect and serve models (info, serve).", no_args_is_help=True)
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="default | PATH (dir or .gguf) | openai:URL[#model] | llamacpp:GGUF")]
 
