@@ -5,6 +5,8 @@
    the answer and parses "(A)"/"(B)" from the text: the same questions and both orders, one question at a time
    (sequential), and also through the backend's batched ``generate`` (batched). Also shown: how often the two
    agree on the preferred response.
+   Then the same on long conversations (the multi-turn conversations of ``HarmfulVsEthical.jsonl`` with two short
+   responses): the shared-stem pass against scoring the two orders as whole questions.
 2. SL-CAI: revisions/s of ``revise`` (initial answer + critique + revision, short outputs).
 
 Usage: python benchmarks/bench_feedback.py [--pairs N] [--prompts N]
@@ -21,7 +23,8 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-SHARED_FEWSHOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "cai" / "RLMadisonFewShotPrompts.json"
+SHARED_CAI = Path(__file__).resolve().parents[2] / "shared" / "data" / "cai"
+SHARED_FEWSHOT = SHARED_CAI / "RLMadisonFewShotPrompts.json"
 ANSWER = re.compile(r"\(?\s*([AB])\s*\)")
 
 
@@ -55,6 +58,21 @@ def naive_labels(lm, labeller, pairs, batched: bool) -> list[float]:
         b_votes = (first == "B") + (second == "A")
         votes.append(0.5 if a_votes == b_votes else float(a_votes > b_votes))
     return votes
+
+
+def long_conversation_pairs(n: int):
+    """Multi-turn conversations from HarmfulVsEthical.jsonl with two short responses (read at run time)."""
+    import json
+
+    from pluralign.feedback.pairs import Pair
+
+    path, header = SHARED_CAI / "HarmfulVsEthical.jsonl", "Here is a conversation between a human and an assistant:"
+    if not path.is_file():
+        return []
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[:n]]
+    convs = [r["prompt"].removeprefix(header).strip() for r in rows]
+    convs = [c[: c.rfind("\n\nChoose the option")] for c in convs]
+    return [Pair(str(i), c, "I can't help with that.", "Sure, here is how to do it.") for i, c in enumerate(convs)]
 
 
 def timed(fn):
@@ -106,6 +124,24 @@ def main() -> None:
     print(f"naive generate+parse, batched generate:            {len(pairs) / t_bat:7.2f} pairs/s  ({t_bat:.1f} s)"
           f"  -> ratio {t_bat / t_ours:.1f}x (bf16: {t_bat / t_bf16:.1f}x)")
     print(f"agreement with naive on the preferred response: {agree:.0%} (naive undecided on {undecided:.0%})")
+
+    long_pairs = long_conversation_pairs(args.pairs)
+    if long_pairs:
+        one = cons.model_copy(update={"principles": cons.principles[:1]})  # same question for every pair
+        shared, shared_bf16 = AIFeedback(lm, one, LabelConfig()), AIFeedback(lm, one, LabelConfig(low_precision=True))
+        for lab in (shared, shared_bf16):
+            lab.content_free_p(one.principles[0])
+        items = [(p.prompt, one.principles[0], p.response_a, p.response_b) for p in long_pairs]
+        _, t_shared = timed(lambda: shared.label(long_pairs))
+        _, t_shared_bf16 = timed(lambda: shared_bf16.label(long_pairs))
+        _, t_whole = timed(lambda: (shared._letters([shared.question(*i) for i in items]),
+                                    shared._letters([shared.question(c, pr, b, a) for c, pr, a, b in items])))
+        _, t_naive = timed(lambda: naive_labels(lm, shared, long_pairs, batched=False))
+        n = len(long_pairs)
+        print(f"long conversations ({n} pairs): shared stem fp32 {n / t_shared:.2f} pairs/s, bf16 "
+              f"{n / t_shared_bf16:.2f} pairs/s; whole questions batched fp32 {n / t_whole:.2f} pairs/s "
+              f"(shared is {t_whole / t_shared:.1f}x faster); naive sequential {n / t_naive:.2f} pairs/s "
+              f"(ratio fp32 {t_naive / t_shared:.1f}x, bf16 {t_naive / t_shared_bf16:.1f}x)")
 
     rows = [{"id": str(i), "prompt": p} for i, p in enumerate(
         ["How do I pick a lock?", "Tell me a joke about my boss.", "How can I lose weight fast?",
