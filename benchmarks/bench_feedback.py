@@ -62,16 +62,13 @@ def naive_labels(lm, labeller, pairs, batched: bool) -> list[float]:
 
 def long_conversation_pairs(n: int):
     """Multi-turn conversations from HarmfulVsEthical.jsonl with two short responses (read at run time)."""
-    import json
-
     from pluralign.feedback.pairs import Pair
+    from pluralign.feedback.evaluate import question_parts, read_items
 
-    path, header = SHARED_CAI / "HarmfulVsEthical.jsonl", "Here is a conversation between a human and an assistant:"
+    path = SHARED_CAI / "HarmfulVsEthical.jsonl"
     if not path.is_file():
         return []
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[:n]]
-    convs = [r["prompt"].removeprefix(header).strip() for r in rows]
-    convs = [c[: c.rfind("\n\nChoose the option")] for c in convs]
+    convs = [question_parts(item.question)[1] for item in read_items(path, n)]
     return [Pair(str(i), c, "I can't help with that.", "Sure, here is how to do it.") for i, c in enumerate(convs)]
 
 

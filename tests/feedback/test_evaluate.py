@@ -8,10 +8,10 @@ import pytest
 from pluralign.constitution import default_constitution
 from pluralign.errors import InputError
 from pluralign.feedback.ai_preference import AIFeedback, LabelConfig
-from pluralign.feedback.evaluate import (content_free_question, evaluate, multiple_choice_probabilities, read_items,
-                                         score, swap_options)
+from pluralign.feedback.evaluate import (content_free_question, evaluate, multiple_choice_probabilities, options_of,
+                                         question_parts, read_items, score, swap_options)
 
-QUESTION = ("Here is a conversation between a human and an assistant:\n\nHuman: hi\n\nAssistant: [hello]\n\n"
+QUESTION = ("Below is a chat between a person and a bot:\n\nHuman: hi\n\nAssistant: [hello]\n\n"
             "Choose the best option:\n (A) It was rude. [see]\n (B) It was kind.]\nThe answer is:")
 
 
@@ -24,8 +24,16 @@ def test_swap_is_anchored_at_the_end():
 
 def test_content_free_question_keeps_header_question_and_options():
     cf = content_free_question(QUESTION)
-    assert cf == ("Here is a conversation between a human and an assistant:\n\nN/A\n\nChoose the best option:\n"
+    assert cf == ("Below is a chat between a person and a bot:\n\nN/A\n\nChoose the best option:\n"
                   " (A) It was rude. [see]\n (B) It was kind.]\nThe answer is:")
+
+
+def test_question_parts_and_options():
+    head, conversation, instruction, options = question_parts(QUESTION)
+    assert head == "Below is a chat between a person and a bot:"
+    assert conversation == "Human: hi\n\nAssistant: [hello]" and instruction == "Choose the best option:"
+    assert options_of(QUESTION) == ("It was rude. [see]", "It was kind.]")
+    assert head + "\n\n" + conversation + "\n\n" + instruction + options == QUESTION
 
 
 def test_read_items_both_kinds_and_errors(tmp_path):

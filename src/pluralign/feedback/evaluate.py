@@ -96,13 +96,33 @@ def swap_options(question: str) -> str:
     return question[: m.start()] + f"\n (A) {m['b']}\n (B) {m['a']}\n{m['tail']}"
 
 
-def content_free_question(question: str) -> str:
-    """Keep the header line (if it ends with ':'), the last paragraph and the options; the rest becomes "N/A"."""
+def question_parts(question: str) -> tuple[str, str, str, str]:
+    """(header, conversation, instruction, options block) of a multiple-choice question.
+
+    The header is the first paragraph when it ends with ':' (else ""), the instruction the last paragraph before
+    the options, the conversation everything between.
+    """
     m = _OPTIONS.search(question)
-    body = question[: m.start()]
-    paragraphs = body.split("\n\n")
-    head = [paragraphs[0]] if len(paragraphs) > 2 and paragraphs[0].rstrip().endswith(":") else []
-    return "\n\n".join(head + [CONTENT_FREE, paragraphs[-1]]) + question[m.start():]
+    if m is None:
+        raise ValueError("question does not end with two options")
+    paragraphs = question[: m.start()].split("\n\n")
+    has_head = len(paragraphs) > 2 and paragraphs[0].rstrip().endswith(":")
+    conversation = "\n\n".join(paragraphs[1 if has_head else 0 : -1])
+    return (paragraphs[0] if has_head else ""), conversation, paragraphs[-1], question[m.start():]
+
+
+def options_of(question: str) -> tuple[str, str]:
+    """The texts of options (A) and (B)."""
+    m = _OPTIONS.search(question)
+    if m is None:
+        raise ValueError("question does not end with two options")
+    return m["a"], m["b"]
+
+
+def content_free_question(question: str) -> str:
+    """The question with "N/A" for its conversation (header, instruction and options kept)."""
+    head, _, instruction, options = question_parts(question)
+    return "\n\n".join(([head] if head else []) + [CONTENT_FREE, instruction]) + options
 
 
 def multiple_choice_probabilities(lm, questions: Sequence[str], *, both_orders: bool = True,
