@@ -9,9 +9,14 @@
 - :mod:`.fewshot` — few-shot examples (the package's own, or Anthropic's files).
 """
 
-from pluralign.feedback.ai_preference import AIFeedback, LabelConfig, to_preferences
-from pluralign.feedback.critique import ReviseConfig, revise, sft_records
-from pluralign.feedback.pairs import Pair, read_pairs, sample_pairs
+from pluralign.lazy import lazy_getattr
+
+# Names resolve on first use, so that importing the command line (``.cli``) does not load torch.
+_HOME = {"AIFeedback": "ai_preference", "LabelConfig": "ai_preference", "to_preferences": "ai_preference",
+         "ReviseConfig": "critique", "revise": "critique", "sft_records": "critique",
+         "Pair": "pairs", "read_pairs": "pairs", "sample_pairs": "pairs"}
+
+
 
 __all__ = ["AIFeedback", "LabelConfig", "Pair", "ReviseConfig", "read_pairs", "revise", "sample_pairs",
            "sft_records", "to_preferences"]
