@@ -16,7 +16,7 @@ _HOME = {"AIFeedback": "ai_preference", "LabelConfig": "ai_preference", "to_pref
          "ReviseConfig": "critique", "revise": "critique", "sft_records": "critique",
          "Pair": "pairs", "read_pairs": "pairs", "sample_pairs": "pairs"}
 
-
+__getattr__ = lazy_getattr(__name__, _HOME)
 
 __all__ = ["AIFeedback", "LabelConfig", "Pair", "ReviseConfig", "read_pairs", "revise", "sample_pairs",
            "sft_records", "to_preferences"]
