@@ -130,7 +130,8 @@ def to_principles(candidates: list[Candidate], config: BuildConfig, lm=None, sou
         details = {k: v for k, v in asdict(cand).items() if k != "text"}
         details["statement_text"] = cand.text
         principles.append(Principle(
-            id=f"p{i}-s{cand.statement}", text=rule, **config.templates.fill(rule),
+            # Polis ids are bare numbers ("12" -> "p1-s12"); other ids are used as they are.
+            id=f"p{i}-s{cand.statement}" if cand.statement.isdigit() else f"p{i}-{cand.statement}", text=rule, **config.templates.fill(rule),
             provenance=Provenance(rule="group-informed-consensus", source=source, details=details,
                                   model=getattr(lm, "name", None) if lm is not None else None),
         ))

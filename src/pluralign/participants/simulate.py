@@ -17,18 +17,18 @@ from pluralign.records import Participant, Provenance, Ranking, Statement, Text,
 
 # id, statement, P(agree) for (plain, playful). P(pass) is 0.1; the rest is disagree.
 STATEMENTS: list[tuple[str, str, tuple[float, float]]] = [
-    ("s1", "The AI should tell people when it is not sure about an answer.", (0.85, 0.85)),
-    ("s2", "The AI should refuse to help anyone hurt another person.", (0.88, 0.86)),
-    ("s3", "The AI should keep what people tell it private.", (0.86, 0.84)),
+    ("s1", "The AI should tell people when it is not sure about an answer.", (0.95, 0.94)),
+    ("s2", "The AI should refuse to help anyone hurt another person.", (0.97, 0.95)),
+    ("s3", "The AI should keep what people tell it private.", (0.96, 0.94)),
     ("s4", "The AI should use emojis to sound friendly.", (0.08, 0.85)),
     ("s5", "The AI should keep its answers short and to the point.", (0.85, 0.2)),
     ("s6", "The AI should share its own opinions on political questions.", (0.15, 0.4)),
-    ("s7", "The AI should never pretend to be a human being.", (0.84, 0.8)),
+    ("s7", "The AI should never pretend to be a human being.", (0.94, 0.9)),
     ("s8", "The AI should use casual, chatty language.", (0.1, 0.85)),
-    ("s9", "The AI should treat people of every culture with equal respect.", (0.87, 0.88)),
-    ("s10", "The AI should be upfront about the limits of what it can do.", (0.84, 0.82)),
+    ("s9", "The AI should treat people of every culture with equal respect.", (0.97, 0.97)),
+    ("s10", "The AI should be upfront about the limits of what it can do.", (0.94, 0.92)),
     ("s11", "The AI should add jokes to lighten serious topics.", (0.05, 0.55)),
-    ("s12", "The AI should explain the reasons behind its advice.", (0.8, 0.75)),
+    ("s12", "The AI should explain the reasons behind its advice.", (0.9, 0.85)),
 ]
 CAMPS = ("plain", "playful")
 EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF]")
