@@ -151,17 +151,21 @@ def _read_parquet_rows(path: str) -> list[dict]:
     return rows
 
 
-def load_constitution(path: str | Path) -> Constitution:
-    """Load a constitution saved by :func:`save_constitution` (one JSON object)."""
+def read_json(path: str | Path) -> Any:
+    """One JSON document from a file; errors name the file (and the line, for bad JSON)."""
     path = str(path)
     try:
         with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+            return json.load(fh)
     except OSError as err:
         raise InputError(f"cannot read: {err.strerror}", path=path) from None
     except json.JSONDecodeError as err:
         raise InputError(f"invalid JSON: {err.msg}", path=path, line=err.lineno) from None
-    return validate_row(Constitution, data, path=path, line=1)
+
+
+def load_constitution(path: str | Path) -> Constitution:
+    """Load a constitution saved by :func:`save_constitution` (one JSON object)."""
+    return validate_row(Constitution, read_json(path), path=str(path), line=1)
 
 
 def save_constitution(path: str | Path, constitution: Constitution) -> None:

@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 from pluralign.errors import InputError
+from pluralign.io import read_json
 
 _REQUEST_SPELLING = re.compile(r"\b(Critique|Revision)Request:")
 _TRAILING_TURN = re.compile(r"\s*Human:\s*$")
@@ -44,16 +45,9 @@ def _read_json_list(path: str | Path | None, package_file: str) -> tuple[list, s
 
 def read_json_list(path: str | Path) -> list:
     """A file holding one non-empty JSON list; errors name the file (and line for bad JSON)."""
-    path = str(path)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except OSError as err:
-        raise InputError(f"cannot read: {err.strerror}", path=path) from None
-    except json.JSONDecodeError as err:
-        raise InputError(f"invalid JSON: {err.msg}", path=path, line=err.lineno) from None
+    data = read_json(path)
     if not isinstance(data, list) or not data:
-        raise InputError("expected a non-empty JSON list", path=path)
+        raise InputError("expected a non-empty JSON list", path=str(path))
     return data
 
 
