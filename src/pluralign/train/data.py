@@ -151,3 +151,13 @@ def split_by_prompt(dataset, fraction: float, seed: int):
     held_idx = [i for i, k in enumerate(keys) if k in held]
     train_idx = [i for i, k in enumerate(keys) if k not in held]
     return dataset.select(train_idx), dataset.select(held_idx)
+
+
+def preference_splits(cfg, tokenizer):
+    """(train, held_out) preference datasets for a run: ``cfg.eval_data`` when given, else ``cfg.eval_split`` of
+    ``cfg.data``'s prompts held out. Conversational when the tokenizer has a chat template."""
+    conversational = getattr(tokenizer, "chat_template", None) is not None
+    train = load_preferences(cfg.data, conversational=conversational)
+    if cfg.eval_data:
+        return train, load_preferences(cfg.eval_data, conversational=conversational)
+    return split_by_prompt(train, cfg.eval_split, cfg.seed)

@@ -19,7 +19,7 @@ from typing import Any
 
 from pluralign.train.checkpoint import lora_config, load_model, load_tokenizer, run_trainer, trainer_arguments
 from pluralign.train.config import DPOConfig
-from pluralign.train.data import load_preferences, split_by_prompt
+from pluralign.train.data import preference_splits
 
 
 def decided_pairs(dataset):
@@ -33,12 +33,7 @@ def train_dpo(cfg: DPOConfig) -> dict[str, Any]:
     from trl import DPOTrainer
 
     tokenizer = load_tokenizer(cfg)
-    conversational = getattr(tokenizer, "chat_template", None) is not None
-    train = load_preferences(cfg.data, conversational=conversational)
-    if cfg.eval_data:
-        held_out = load_preferences(cfg.eval_data, conversational=conversational)
-    else:
-        train, held_out = split_by_prompt(train, cfg.eval_split, cfg.seed)
+    train, held_out = preference_splits(cfg, tokenizer)
     args = TRLDPOConfig(
         **trainer_arguments(cfg, held_out is not None), beta=cfg.beta, loss_type=[cfg.loss_type],
         label_smoothing=cfg.label_smoothing, precompute_ref_log_probs=True,

@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from pluralign.errors import InputError
 from pluralign.train.checkpoint import lora_config, load_model, load_tokenizer, run_trainer, trainer_arguments
 from pluralign.train.config import RewardConfig
-from pluralign.train.data import load_preferences, split_by_prompt
+from pluralign.train.data import preference_splits
 
 log = logging.getLogger("pluralign.train")
 
@@ -102,12 +102,7 @@ def train_reward_model(cfg: RewardConfig) -> dict[str, Any]:
     from trl import RewardConfig as TRLRewardConfig
 
     tokenizer = load_tokenizer(cfg)
-    conversational = getattr(tokenizer, "chat_template", None) is not None
-    train = load_preferences(cfg.data, conversational=conversational)
-    if cfg.eval_data:
-        held_out = load_preferences(cfg.eval_data, conversational=conversational)
-    else:
-        train, held_out = split_by_prompt(train, cfg.eval_split, cfg.seed)
+    train, held_out = preference_splits(cfg, tokenizer)
     args = TRLRewardConfig(**trainer_arguments(cfg, held_out is not None),
                            center_rewards_coefficient=cfg.center_rewards or None)
     trainer = _trainer_class()(
