@@ -84,26 +84,25 @@ class Statement(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
-class Vote(Base):
+class VoteColumns:
+    """The columns a current vote and a vote-history event share."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id"))
+    value: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Vote(VoteColumns, Base):
     __tablename__ = "votes"
     __table_args__ = (UniqueConstraint("participant_id", "statement_id"), Index("ix_votes_process", "process_id"))
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"))
-    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
-    statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id"))
-    value: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[int] = mapped_column(BigInteger)
 
 
-class VoteEvent(Base):
+class VoteEvent(VoteColumns, Base):
     __tablename__ = "vote_events"
     __table_args__ = (Index("ix_vote_events_process", "process_id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"))
-    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
-    statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id"))
-    value: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class Item(Base):
