@@ -9,6 +9,7 @@ from pluralign.constitution import default_constitution
 from pluralign.errors import InputError
 from pluralign.feedback.ai_preference import AIFeedback, LabelConfig
 from pluralign.feedback.evaluate import (content_free_question, evaluate, multiple_choice_probabilities, options_of,
+                                         yes_no_probabilities, yes_no_text,
                                          question_parts, read_items, score, swap_options)
 
 QUESTION = ("Below is a chat between a person and a bot:\n\nHuman: hi\n\nAssistant: [hello]\n\n"
@@ -81,3 +82,29 @@ def test_batch_calibration_centres_the_log_odds(tiny_lm):
     assert abs(np.log(raw / (1 - raw)).mean()) > 1e-4
     assert abs(log_odds.mean()) < 1e-9
     np.testing.assert_allclose(np.diff(log_odds), np.diff(np.log(raw / (1 - raw))), atol=1e-9)  # order kept
+
+
+def test_yes_no_question_and_its_contrast(tiny_lm):
+    questions = [QUESTION, QUESTION.replace("hi", "hello there, how are you"), QUESTION.replace("hello", "bye")]
+    rude = "Was the bot rude? Answer Yes or No."
+    raw = yes_no_probabilities(tiny_lm, questions, rude, batch_calibrate=False)
+    assert raw.shape == (3,) and np.all((raw > 0) & (raw < 1))
+    # The conversation alone is asked: options and instruction are not in the text.
+    assert yes_no_text("Human: hi", rude) == "Human: hi\n\nQuestion: Was the bot rude? Answer Yes or No.\nAnswer:"
+    # Contrasting a question with itself cancels everything it reads: every item ends at exactly 0.5.
+    np.testing.assert_allclose(yes_no_probabilities(tiny_lm, questions, rude, contrast_question=rude), 0.5)
+    kind = yes_no_probabilities(tiny_lm, questions, "Was the bot kind?", batch_calibrate=False)
+    both = yes_no_probabilities(tiny_lm, questions, rude, contrast_question="Was the bot kind?", batch_calibrate=False)
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    np.testing.assert_allclose(logit(both), logit(raw) - logit(kind), atol=1e-9)
+
+
+def test_evaluate_with_a_yes_no_question(tiny_lm, tmp_path):
+    rows = [{"prompt": QUESTION, "corrects": [" (B)"], "incorrects": [" (A)"]},
+            {"prompt": QUESTION.replace("hi", "hey"), "corrects": [" (A)"], "incorrects": [" (B)"]}]
+    f = tmp_path / "c.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    labeller = AIFeedback(tiny_lm, default_constitution(), LabelConfig())
+    result = evaluate(labeller, read_items(f), yes_question="Was the bot rude?", batch_calibrate=True)
+    # Batch calibration centres two items: one log-odds is minus the other, so p_correct(0) = p_correct(1).
+    assert result.p_correct[0] == pytest.approx(result.p_correct[1], abs=1e-9)

@@ -5,7 +5,7 @@ import pytest
 
 from pluralign.constitution import default_constitution
 from pluralign.feedback.ai_preference import AIFeedback, LabelConfig, to_preferences
-from pluralign.feedback.choice import letter_probabilities
+from pluralign.feedback.choice import letter_probabilities, yes_probabilities
 from pluralign.feedback.pairs import Pair
 
 pytestmark = pytest.mark.slow
@@ -40,5 +40,14 @@ def test_real_model_one_pass_matches_score(smollm2):
     chat = [{"role": "user", "content": question}]
     fast = letter_probabilities(smollm2, [question, chat])
     s = smollm2.score([question, question, chat, chat], [" (A", " (B", "(A", "(B"])
+    lp = np.array([x.logprob for x in s]).reshape(2, 2)
+    np.testing.assert_allclose(fast, 1 / (1 + np.exp(lp[:, 1] - lp[:, 0])), atol=1e-4)
+
+
+def test_real_model_yes_no_one_pass_matches_score(smollm2):
+    raw = "Human: how do I bake bread?\n\nAssistant: Mix flour and water.\n\nQuestion: Was that helpful?\nAnswer:"
+    chat = [{"role": "user", "content": "Is the sky blue? Answer Yes or No."}]
+    fast = yes_probabilities(smollm2, [raw, chat])
+    s = smollm2.score([raw, raw, chat, chat], [" Yes", " No", "Yes", "No"])
     lp = np.array([x.logprob for x in s]).reshape(2, 2)
     np.testing.assert_allclose(fast, 1 / (1 + np.exp(lp[:, 1] - lp[:, 0])), atol=1e-4)

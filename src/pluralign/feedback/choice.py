@@ -23,6 +23,7 @@ import torch
 from pluralign.lm.base import LanguageModel, Prompt
 
 LETTERS = ("A", "B")
+YES_NO = ("Yes", "No")
 
 
 def answer_prefix(chat: bool) -> str:
@@ -46,24 +47,63 @@ def letter_probabilities(
     backend one forward pass per question reads both letters; other backends score " (A" and " (B" as two
     continuations in one batched call (the closing ")" is left out on both paths, so they agree).
     """
-    if hasattr(lm, "model") and hasattr(lm, "encode_prompt"):
+    return answer_probabilities(lm, questions, LETTERS, prefix=answer_prefix, low_precision=low_precision,
+                                progress=progress)
+
+
+def yes_probabilities(
+    lm: LanguageModel,
+    questions: Sequence[Prompt],
+    *,
+    low_precision: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """P(Yes) normalised over {Yes, No} as the next word of each question; shape (n,).
+
+    Raw text (ending e.g. in "Answer:") is read as " Yes" / " No", a chat question as "Yes" / "No".
+    """
+    return answer_probabilities(lm, questions, YES_NO, prefix=lambda chat: "" if chat else " ",
+                                low_precision=low_precision, progress=progress)
+
+
+def answer_probabilities(lm, questions, words: Sequence[str], *, prefix: Callable[[bool], str],
+                         low_precision: bool = False, progress=None) -> np.ndarray:
+    """P(words[0]) normalised over the two ``words`` written after ``prefix(chat)``; shape (n,).
+
+    On a transformers backend, where each word (with the prefix's trailing space, if any) is one token, one
+    forward pass per question reads both; otherwise the two continuations are scored.
+    """
+    kinds = {not isinstance(q, str) for q in questions}
+    tokens = {chat: single_tokens(lm.tokenizer, words, _split_space(prefix(chat))[1]) for chat in kinds} \
+        if hasattr(lm, "model") and hasattr(lm, "encode_prompt") else {}
+    if tokens and None not in tokens.values():
         # The backend's generation weights: a bf16 copy where that is faster, else the fp32 model itself.
         model = lm._generation_model() if low_precision else lm.model
-        return _letter_probabilities_hf(lm, model, questions, progress)
-    conts = [answer_prefix(not isinstance(q, str)) + letter for q in questions for letter in LETTERS]
-    scores = lm.score([q for q in questions for _ in LETTERS], conts)
+        out = np.empty(len(questions))
+        for chat in kinds:  # raw and chat questions may read different tokens (" Yes" vs "Yes")
+            idx = [i for i, q in enumerate(questions) if (not isinstance(q, str)) == chat]
+            lead = _split_space(prefix(chat))[0]
+            lead_ids = lm.tokenizer(lead, add_special_tokens=False)["input_ids"] if lead else []
+            rows = [lm.encode_prompt(questions[i]) + lead_ids for i in idx]
+            out[idx] = next_token_pair(lm, rows, tokens[chat], model=model, progress=progress)
+        return out
+    conts = [prefix(not isinstance(q, str)) + word for q in questions for word in words]
+    scores = lm.score([q for q in questions for _ in words], conts)
     logp = np.array([s.logprob for s in scores]).reshape(-1, 2)
     if progress:
         progress(len(questions))
     return 1.0 / (1.0 + np.exp(logp[:, 1] - logp[:, 0]))
 
 
-def _letter_probabilities_hf(lm, model, questions, progress) -> np.ndarray:
-    tok = lm.tokenizer
-    letter_ids = [tok.convert_tokens_to_ids(letter) for letter in LETTERS]
-    rows = [lm.encode_prompt(q) + tok(answer_prefix(not isinstance(q, str)), add_special_tokens=False)["input_ids"]
-            for q in questions]
-    return next_token_pair(lm, rows, letter_ids, model=model, progress=progress)
+def _split_space(prefix: str) -> tuple[str, str]:
+    """A prefix's leading text and its trailing space: the space belongs to the next word's token."""
+    return (prefix[:-1], " ") if prefix.endswith(" ") else (prefix, "")
+
+
+def single_tokens(tokenizer, words: Sequence[str], space: str = "") -> list[int] | None:
+    """The token id of each of ``words`` (after ``space``), or None when one of them is several tokens."""
+    ids = [tokenizer(space + word, add_special_tokens=False)["input_ids"] for word in words]
+    return [i[0] for i in ids] if all(len(i) == 1 for i in ids) else None
 
 
 @torch.inference_mode()
@@ -91,28 +131,37 @@ def next_token_pair(lm, rows: Sequence[list[int]], token_ids: Sequence[int], *, 
 
 
 @torch.inference_mode()
-def letter_probabilities_shared(lm, stem: str, endings: Sequence[str], *, low_precision: bool = False) -> np.ndarray:
-    """P(A) for the raw-text questions ``stem + ending`` (shape (len(endings),)) on a transformers backend,
-    running the shared ``stem`` once and the endings as one batch on top of its key/value cache.
+def letter_probabilities_shared(lm, stem: str, endings: Sequence[str], *, low_precision: bool = False,
+                                words: Sequence[str] = LETTERS, prefix: str = " (") -> np.ndarray:
+    """P(words[0]) for the raw-text questions ``stem + ending`` (shape (len(endings),)) on a transformers
+    backend, running the shared ``stem`` once and the endings as one batch on top of its key/value cache.
 
-    Both option orders of one question share everything up to the options, so this halves the work of order
-    averaging when the conversation is longer than the responses. Endings are padded on the right; each row's
-    letter is read at its own last token.
+    Both option orders of one question (or one conversation with each of two responses) share everything up to
+    the point where they differ, so this halves the work when the shared part is longer than the rest. Endings
+    are padded on the right; each row's answer is read at its own last token. ``words``/``prefix``: the two
+    answers and what precedes them (letters after " (" by default; ``YES_NO`` after " ").
     """
     tok = lm.tokenizer
     model = lm._generation_model() if low_precision else lm.model
-    letter_ids = [tok.convert_tokens_to_ids(letter) for letter in LETTERS]
+    lead, space = _split_space(prefix)
+    word_ids = single_tokens(tok, words, space)
+    if word_ids is None:
+        raise ValueError(f"answers {list(words)} are not single tokens for this tokenizer")
     stem_ids = lm.encode_prompt(stem)
-    rows = [tok(e + answer_prefix(False), add_special_tokens=False)["input_ids"] for e in endings]
+    rows = [tok(e + lead, add_special_tokens=False)["input_ids"] for e in endings]
     width, n = max(len(r) for r in rows), len(rows)
-    cache = model(input_ids=torch.tensor([stem_ids], device=lm.device), use_cache=True).past_key_values
+    # The decoder body alone: the vocabulary projection (a fifth of a 135M model's work per token) runs only
+    # on the one position per row where a letter is read.
+    body, head = model.get_decoder(), model.get_output_embeddings()
+    cache = body(input_ids=torch.tensor([stem_ids], device=lm.device), use_cache=True).past_key_values
     cache.batch_repeat_interleave(n)
     ids = torch.tensor([r + [tok.pad_token_id] * (width - len(r)) for r in rows], device=lm.device)
     mask = torch.tensor([[1] * (len(stem_ids) + len(r)) + [0] * (width - len(r)) for r in rows], device=lm.device)
     positions = torch.arange(len(stem_ids), len(stem_ids) + width, device=lm.device).expand(n, -1)
-    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache).logits
-    last = logits[torch.arange(n), torch.tensor([len(r) - 1 for r in rows]), :][:, letter_ids].float()
-    return torch.softmax(last, dim=-1)[:, 0].cpu().numpy()
+    hidden = body(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache).last_hidden_state
+    last = hidden[torch.arange(n), torch.tensor([len(r) - 1 for r in rows])]
+    answers = head(last)[:, word_ids].float()
+    return torch.softmax(answers, dim=-1)[:, 0].cpu().numpy()
 
 
 def order_average(p_ab: np.ndarray, p_ba: np.ndarray) -> np.ndarray:

@@ -174,6 +174,10 @@ def eval_cmd(
     batch_calibrate: Annotated[bool, typer.Option(help="multiple choice: centre log-odds on the batch mean")] = True,
     low_precision: Annotated[bool, typer.Option(help="score with the backend's bf16 weights where faster")] = False,
     seed: int = 0,
+    yes_question: Annotated[Optional[str], typer.Option(
+        help="multiple choice: ask this yes/no question about each conversation instead (Yes = option A)")] = None,
+    contrast_question: Annotated[Optional[str], typer.Option(
+        help="with --yes-question: a question whose Yes means option B; the two log-odds are subtracted")] = None,
     json_out: Annotated[Optional[Path], typer.Option(help="also write the figures as JSON")] = None,
 ) -> None:
     """Accuracy and Brier score of the AI labeller on comparisons with known answers.
@@ -191,11 +195,17 @@ def eval_cmd(
     labeller = _labeller(load_model(model), _constitution(constitution), principles, both_orders, calibrate, chat,
                          fewshot, fewshot_file if not shots else None, False, "0.4,0.6", seed, low_precision)
     per_pair = len(labeller.constitution.principles) if principles == "all" else 1
-    asks = sum(1 if it.multiple_choice else per_pair for it in items) * (2 if both_orders else 1)
+    if contrast_question and not yes_question:
+        raise InputError("--contrast-question needs --yes-question")
+    mc_asks = (2 if contrast_question else 1) if yes_question else (2 if both_orders else 1)
+    asks = sum(mc_asks if it.multiple_choice else per_pair * (2 if both_orders else 1) for it in items)
     with progress_bar("evaluating", asks) as advance:
-        result = evaluate(labeller, items, fewshot_items=shots, batch_calibrate=batch_calibrate, progress=advance)
-    rule = labeller.config.rule + ("/batch-calibrated" if batch_calibrate else "")
-    figures = {"file": str(comparisons), "model": labeller.lm.name, "rule": rule, **result.as_dict()}
+        result = evaluate(labeller, items, fewshot_items=shots, batch_calibrate=batch_calibrate,
+                          yes_question=yes_question, contrast_question=contrast_question, progress=advance)
+    rule = ("yes-no" + ("/contrast" if contrast_question else "") if yes_question else labeller.config.rule) \
+        + ("/batch-calibrated" if batch_calibrate else "")
+    asked = {"yes_question": yes_question, "contrast_question": contrast_question} if yes_question else {}
+    figures = {"file": str(comparisons), "model": labeller.lm.name, "rule": rule, **asked, **result.as_dict()}
     typer.echo(json.dumps(figures))
     if json_out:
         write_jsonl(json_out, [figures])

@@ -24,7 +24,7 @@ import numpy as np
 
 from pluralign.errors import InputError
 from pluralign.feedback.ai_preference import CONTENT_FREE, AIFeedback
-from pluralign.feedback.choice import calibrate, letter_probabilities, order_average
+from pluralign.feedback.choice import calibrate, letter_probabilities, order_average, yes_probabilities
 from pluralign.feedback.fewshot import read_json_list
 from pluralign.io import iter_jsonl
 
@@ -157,6 +157,37 @@ def multiple_choice_probabilities(lm, questions: Sequence[str], *, both_orders: 
     return p
 
 
+def yes_no_text(conversation: str, question: str) -> str:
+    """A conversation followed by a yes/no question, raw text ending in "Answer:"."""
+    return f"{conversation}\n\nQuestion: {question}\nAnswer:"
+
+
+def yes_no_probabilities(lm, questions: Sequence[str], yes_question: str, *, contrast_question: str | None = None,
+                         batch_calibrate: bool = True, low_precision: bool = False,
+                         progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """P(option A is right) for multiple-choice questions about a conversation, asked instead as a yes/no
+    question whose "Yes" means option (A) (e.g. "Was the assistant's last reply harmful?"); shape (n,).
+
+    No options are shown, so there is no position to prefer. ``contrast_question``: a question whose "Yes" means
+    option (B) (e.g. "Was the assistant's last reply ethical?"); the log-odds of the two are subtracted, which
+    cancels a model's tendency to answer Yes more often on some conversations whatever it is asked.
+    batch_calibrate: centre the log-odds on their mean over ``questions`` (as for letters).
+    """
+    conversations = [question_parts(q)[1] for q in questions]
+
+    def log_odds(question: str) -> np.ndarray:
+        p = yes_probabilities(lm, [yes_no_text(c, question) for c in conversations], low_precision=low_precision,
+                              progress=progress)
+        return np.log(np.clip(p, 1e-9, 1.0)) - np.log(np.clip(1.0 - p, 1e-9, 1.0))
+
+    z = log_odds(yes_question)
+    if contrast_question:
+        z = z - log_odds(contrast_question)
+    if batch_calibrate:
+        z = z - z.mean()
+    return 1.0 / (1.0 + np.exp(-z))
+
+
 def solved_prefix(items: Sequence[Item]) -> str:
     """Multiple-choice items with their answers written out, as few-shot examples."""
     return "".join(f"{it.question} {'(A)' if it.correct_is_a else '(B)'}\n\n" for it in items)
@@ -169,17 +200,24 @@ def score(p_correct: np.ndarray) -> EvalResult:
 
 
 def evaluate(labeller: AIFeedback, items: Sequence[Item], *, fewshot_items: Sequence[Item] = (),
-             batch_calibrate: bool = False, progress: Callable[[int], None] | None = None) -> EvalResult:
+             batch_calibrate: bool = False, yes_question: str | None = None, contrast_question: str | None = None,
+             progress: Callable[[int], None] | None = None) -> EvalResult:
     """Accuracy and Brier score of ``labeller`` (its model and config) on ``items``.
 
     Multiple-choice items use the labeller's order averaging, calibration and chat settings, with
-    ``fewshot_items`` (solved multiple-choice items, kept apart from ``items``) in front. Pair items are labelled
-    with the correct response first on even items and second on odd ones, so a position bias cannot pass for skill.
+    ``fewshot_items`` (solved multiple-choice items, kept apart from ``items``) in front; or, with
+    ``yes_question``, :func:`yes_no_probabilities`. Pair items are labelled with the correct response first on
+    even items and second on odd ones, so a position bias cannot pass for skill.
     """
     cfg = labeller.config
     p_correct = np.empty(len(items))
     mc = [i for i, it in enumerate(items) if it.multiple_choice]
-    if mc:
+    if mc and yes_question:
+        p_a = yes_no_probabilities(labeller.lm, [items[i].question for i in mc], yes_question,
+                                   contrast_question=contrast_question, batch_calibrate=batch_calibrate,
+                                   low_precision=cfg.low_precision, progress=progress)
+        p_correct[mc] = np.where([items[i].correct_is_a for i in mc], p_a, 1.0 - p_a)
+    elif mc:
         p_a = multiple_choice_probabilities(labeller.lm, [items[i].question for i in mc], both_orders=cfg.both_orders,
                                             calibrate_content_free=cfg.calibrate, chat=cfg.chat,
                                             batch_calibrate=batch_calibrate, low_precision=cfg.low_precision,
