@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
 from pluralign.aggregate.opinion import analyze, build, read_polis_export, read_polis_groups  # noqa: E402
+from pluralign.aggregate.opinion.replay import ReplayConfig, math_version_of_export  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "polis"
 CONVERSATIONS = ["london.youth.policing", "scoop-hivemind.ubi", "vtaiwan.uberx"]
@@ -61,11 +62,11 @@ def ari(polis: dict[str, int], labels: dict[str, int]) -> float:
     return adjusted_rand_score([polis[p] for p in common], [labels[p] for p in common])
 
 
-def real_conversations(repeats: int) -> None:
+def real_conversations(repeats: int, replay_all: bool) -> None:
     from reddwarf.implementations.polis import run_pipeline
 
     print(f"{'conversation':24} {'shape':>11} {'ours s':>8} {'red-dwarf s':>11} {'ratio':>6} "
-          f"{'ARI ours':>9} {'ARI red-dwarf':>13} {'k ours/rd/polis':>15}")
+          f"{'ARI ours':>9} {'ARI red-dwarf':>13} {'k ours/rd/polis':>15} {'math':>7} {'replay s':>8} {'ARI replay':>10}")
     for name in CONVERSATIONS:
         folder = DATA / name
         meta = META.get(name, [])
@@ -82,8 +83,41 @@ def real_conversations(repeats: int) -> None:
         theirs = {str(p): int(g) for p, g in zip(df.index, df["cluster_id"]) if df.loc[p, "to_cluster"]}
         shape = f"{matrix.shape[0]}x{matrix.shape[1]}"
         k = f"{result.n_groups}/{len(set(theirs.values()))}/{len(set(polis.values()))}"
+        # The export's groups come from the Polis math of its time, told apart by whom it clustered; replaying
+        # the vote log is how a live server reached them (slow on big conversations: on request for those).
+        math = math_version_of_export(matrix, polis)
+        replayed = "-", "-"
+        if math == "2017" or replay_all or matrix.codes.nnz < 5000:
+            replay_s, replay_result = best_time(lambda: analyze(matrix, replay=ReplayConfig(math=math)), 1)
+            groups = {matrix.participants[i]: int(g) for i, g in enumerate(replay_result.groups) if g >= 0}
+            replayed = f"{replay_s:.1f}", f"{ari(polis, groups):.3f}"
         print(f"{name:24} {shape:>11} {ours_s:8.3f} {rd_s:11.3f} {rd_s / ours_s:6.1f} "
-              f"{ari(polis, ours):9.3f} {ari(polis, theirs):13.3f} {k:>15}")
+              f"{ari(polis, ours):9.3f} {ari(polis, theirs):13.3f} {k:>15} {math:>7} {replayed[0]:>8} "
+              f"{replayed[1]:>10}")
+
+
+def known_answers() -> None:
+    """Both Polis known-answer conversations, from their votes alone: analysed once, and replayed."""
+    import json
+
+    from pluralign.aggregate.opinion import read_polis_api
+
+    print(f"{'known answer':32} {'mode':>8} {'s':>6} {'ARI':>6} {'in-conv equal':>13} {'k ours/polis':>12} "
+          f"{'max |gac diff|':>14}")
+    for folder in sorted((DATA / "polismath-known-answers").iterdir()):
+        math = json.loads((folder / "math-pca2.json").read_text())
+        base = dict(zip(math["base-clusters"]["id"], math["base-clusters"]["members"]))
+        truth = {str(p): g["id"] for g in math["group-clusters"] for b in g["members"] for p in base[b]}
+        matrix = read_polis_api(folder)
+        for mode, config in (("once", None), ("replay", ReplayConfig())):
+            seconds, result = best_time(lambda: analyze(matrix, replay=config), 1)
+            groups = {matrix.participants[i]: int(g) for i, g in enumerate(result.groups) if g >= 0}
+            gac = result.to_dict()["group_aware_consensus"]
+            diff = max(abs(gac[t] - v) for t, v in math["group-aware-consensus"].items())
+            same = set(groups) == set(map(str, math["in-conv"]))
+            k = f"{result.n_groups}/{len(math['group-clusters'])}"
+            print(f"{folder.name:32} {mode:>8} {seconds:6.2f} {ari(truth, groups):6.3f} {str(same):>13} "
+                  f"{k:>12} {diff:14.2e}")
 
 
 def synthetic(n: int, m: int, density: float, seed: int = 0) -> None:
@@ -117,9 +151,12 @@ def main() -> None:
     parser.add_argument("--statements", type=int, default=2_000)
     parser.add_argument("--density", type=float, default=0.05)
     parser.add_argument("--skip-synthetic", action="store_true")
+    parser.add_argument("--replay-all", action="store_true",
+                        help="also replay large conversations whose export uses the current math (slow)")
     args = parser.parse_args()
     if DATA.is_dir():
-        real_conversations(args.repeats)
+        real_conversations(args.repeats, args.replay_all)
+        known_answers()
     else:
         print(f"skipping real conversations: {DATA} not found")
     if not args.skip_synthetic:

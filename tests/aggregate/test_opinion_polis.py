@@ -9,6 +9,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from pluralign.aggregate.opinion import VoteMatrix, analyze, read_polis_api, read_polis_export, read_polis_groups
+from pluralign.aggregate.opinion.replay import ReplayConfig, math_version_of_export
 
 KNOWN = ["below-100-ptpts", "25ptpt-3gp-no-strict-with-meta"]
 
@@ -77,3 +78,35 @@ def test_real_conversation_groups_agree_with_polis(shared_data, name):
     rows = [i for i, p in enumerate(result.matrix.participants) if p in polis and result.groups[i] >= 0]
     ari = adjusted_rand_score([polis[result.matrix.participants[i]] for i in rows], result.groups[rows])
     assert result.n_groups == len(set(polis.values())) and ari >= 0.8
+
+
+def test_replaying_the_vote_log_reproduces_polis_from_scratch(shared_data):
+    # No Polis output goes in: the clustered set, the group count and the base-cluster order all come from
+    # replaying the votes update by update (1 s polls, daily restarts) with today's math.
+    folder = shared_data / "polis" / "polismath-known-answers" / "below-100-ptpts"
+    math = json.loads((folder / "math-pca2.json").read_text())
+    result = analyze(read_polis_api(folder), replay=ReplayConfig())
+    m = result.matrix
+    base = dict(zip(math["base-clusters"]["id"], math["base-clusters"]["members"]))
+    truth = {str(p): g["id"] for g in math["group-clusters"] for b in g["members"] for p in base[b]}
+    assert sorted(m.participants[i] for i in result.clustering.in_conv) == sorted(map(str, math["in-conv"]))
+    rows = [i for i, p in enumerate(m.participants) if p in truth]
+    assert adjusted_rand_score([truth[m.participants[i]] for i in rows], result.groups[rows]) >= 0.9
+    for ours, theirs in zip(result.projection.comps, np.array(math["pca"]["comps"])):
+        assert abs(ours @ theirs) / np.linalg.norm(ours) / np.linalg.norm(theirs) >= 0.99
+    gac = result.to_dict()["group_aware_consensus"]
+    for tid, value in math["group-aware-consensus"].items():
+        assert gac[tid] == pytest.approx(value, abs=1e-6)
+
+
+def test_a_2017_export_is_reproduced_by_replaying_2017_math(shared_data):
+    # scoop-hivemind.ubi ran in August 2017; its export clusters participants with 2 votes, which only the
+    # filter of that time did. Its demographic questions 32-42 are meta statements.
+    folder = shared_data / "polis" / "scoop-hivemind.ubi"
+    matrix = read_polis_export(folder, meta=[str(i) for i in range(32, 43)])
+    polis = read_polis_groups(folder)
+    assert math_version_of_export(matrix, polis) == "2017"
+    result = analyze(matrix, replay=ReplayConfig(math="2017"))
+    rows = [i for i, p in enumerate(matrix.participants) if p in polis and result.groups[i] >= 0]
+    assert len(rows) == len(polis)
+    assert adjusted_rand_score([polis[matrix.participants[i]] for i in rows], result.groups[rows]) >= 0.8

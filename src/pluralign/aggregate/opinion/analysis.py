@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -10,6 +10,8 @@ from pluralign.aggregate.opinion import clusters as cl
 from pluralign.aggregate.opinion import repness as rp
 from pluralign.aggregate.opinion.matrix import VoteMatrix
 from pluralign.aggregate.opinion.pca import Projection, project
+from pluralign.aggregate.opinion.replay import ReplayConfig
+from pluralign.aggregate.opinion.replay import replay as replay_history
 from pluralign.errors import InputError
 
 
@@ -74,11 +76,14 @@ def group_counts(matrix: VoteMatrix, groups: np.ndarray, n_groups: int) -> dict[
 
 
 def analyze(matrix: VoteMatrix, *, keep=None, n_groups: int | None = None, max_groups: int = cl.MAX_GROUPS,
-            init: str = "polis", seed: int = 0, pick_max: int = rp.PICK_MAX) -> OpinionResult:
+            init: str = "polis", seed: int = 0, pick_max: int = rp.PICK_MAX, replay: ReplayConfig | None = None,
+            progress=None) -> OpinionResult:
     """Polis's opinion analysis of a vote matrix (see the modules pca, clusters, repness for each formula).
 
     keep: participant ids always clustered; n_groups: force the number of groups; init: "polis" or "best"
     starts for the group k-means (see :mod:`.clusters`); seed: for the k-means++ starts.
+    replay: instead of analysing the final votes once, replay the vote log update by update as a live Polis server
+    did (:mod:`.replay`; needs the votes' times); ``progress(k)`` then counts updates.
     Raises InputError on an empty matrix; a conversation too small for two groups gives one group and a note.
     """
     n, m = matrix.shape
@@ -86,6 +91,8 @@ def analyze(matrix: VoteMatrix, *, keep=None, n_groups: int | None = None, max_g
         raise InputError("empty vote matrix: no participants, statements or votes")
     if init not in ("best", "polis"):
         raise InputError(f"init must be 'best' or 'polis', got {init!r}")
+    if replay is not None and (keep is not None or n_groups is not None):
+        raise InputError("a replay follows the conversation's own history: it takes no keep or n_groups")
     keep_rows = None
     if keep is not None:
         index = {p: i for i, p in enumerate(matrix.participants)}
@@ -93,10 +100,13 @@ def analyze(matrix: VoteMatrix, *, keep=None, n_groups: int | None = None, max_g
         if unknown:
             raise InputError(f"keep names unknown participant {unknown[0]!r}")
         keep_rows = np.array([index[str(p)] for p in keep], dtype=np.int64)
-    projection = project(matrix, seed=seed)
-    votes_cast = np.diff(matrix.codes.indptr)
-    clustering = cl.cluster(projection.participants, votes_cast, m, keep=keep_rows, max_k=max_groups,
-                            n_groups=n_groups, init=init, seed=seed)
+    if replay is not None:
+        projection, clustering = replay_history(matrix, replay, progress)
+    else:
+        projection = project(matrix, seed=seed)
+        votes_cast = np.diff(matrix.codes.indptr)
+        clustering = cl.cluster(projection.participants, votes_cast, m, keep=keep_rows, max_k=max_groups,
+                                n_groups=n_groups, init=init, seed=seed)
     counts = group_counts(matrix, clustering.groups, clustering.n_groups)
     agree_rate = (counts["A"] + 1.0) / (counts["S"] + 2.0)
     stats = rp.group_stats(counts["A"], counts["D"], counts["S"])
@@ -114,5 +124,6 @@ def analyze(matrix: VoteMatrix, *, keep=None, n_groups: int | None = None, max_g
         consensus=rp.consensus(overall["A"], overall["D"], overall["S"], matrix.mod_out, pick_max),
         priority=rp.priority(counts["A"].sum(0), counts["P"].sum(0), counts["S"].sum(0), projection.extremity,
                              is_meta),
-        note=note, options={"n_groups": n_groups, "max_groups": max_groups, "init": init, "seed": seed},
+        note=note, options={"n_groups": n_groups, "max_groups": max_groups, "init": init, "seed": seed,
+                            **({"replay": asdict(replay)} if replay is not None else {})},
     )

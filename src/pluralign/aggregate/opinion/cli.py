@@ -31,21 +31,47 @@ def parse_ids(text: str) -> list[str]:
     return out
 
 
-def load_analysis(votes: Path, statements: Path | None, groups: int | None, init: str, seed: int, meta: str = ""):
+ReplayOpt = Annotated[bool, typer.Option("--replay", help="replay the vote log update by update, as a live Polis "
+                                                           "server computed it (needs vote times)")]
+MathOpt = Annotated[str, typer.Option("--math", help="with --replay: Polis's math of 'current' or '2017' (before "
+                                                     "November 2017 missing votes were filled with 0)")]
+PollOpt = Annotated[float, typer.Option("--poll-seconds", min=0.0, help="with --replay: votes closer than this "
+                                                                        "join one update")]
+RestartOpt = Annotated[float, typer.Option("--restart-hours", min=0.0, help="with --replay: server restart "
+                                                                            "period (0 = never)")]
+
+
+def load_analysis(votes: Path, statements: Path | None, groups: int | None, init: str, seed: int, meta: str = "",
+                  replay: bool = False, math: str = "current", poll_seconds: float = 1.0,
+                  restart_hours: float = 24.0):
     from pluralign.aggregate.opinion import analyze
     from pluralign.aggregate.opinion.matrix import read_votes
+    from pluralign.aggregate.opinion.replay import ReplayConfig, update_starts
+    from pluralign.errors import InputError
+    from pluralign.progress import progress_bar
 
-    return analyze(read_votes(votes, statements, parse_ids(meta)), n_groups=groups, init=init, seed=seed)
+    matrix = read_votes(votes, statements, parse_ids(meta))
+    if not replay:
+        return analyze(matrix, n_groups=groups, init=init, seed=seed)
+    if groups is not None:
+        raise InputError("--groups cannot be forced on a replay: the conversation's history chooses them")
+    if matrix.log is None:
+        raise InputError("--replay needs the votes' times (votes.csv, votes.json or Votes with timestamps)",
+                         path=str(votes))
+    config = ReplayConfig(math=math, poll_seconds=poll_seconds, restart_hours=restart_hours or None, seed=seed)
+    with progress_bar("replaying updates", len(update_starts(matrix.log.times, poll_seconds))) as advance:
+        return analyze(matrix, replay=config, progress=advance)
 
 
 @opinion_app.command("analyze")
 def analyze_cmd(votes: VotesOpt, out: Annotated[Path, typer.Option(help="JSON file to write")],
                 statements: StatementsOpt = None, groups: GroupsOpt = None, init: InitOpt = "polis",
-                seed: int = 0, meta: MetaOpt = "") -> None:
+                seed: int = 0, meta: MetaOpt = "", replay: ReplayOpt = False, math: MathOpt = "current",
+                poll_seconds: PollOpt = 1.0, restart_hours: RestartOpt = 24.0) -> None:
     """Run the analysis and write groups, projections, consensus, repness and priority as JSON."""
     from pluralign.io import atomic_path
 
-    result = load_analysis(votes, statements, groups, init, seed, meta)
+    result = load_analysis(votes, statements, groups, init, seed, meta, replay, math, poll_seconds, restart_hours)
     with atomic_path(out) as tmp:
         Path(tmp).write_text(json.dumps(result.to_dict(), ensure_ascii=False) + "\n", encoding="utf-8")
     typer.echo(f"{result.matrix.shape[0]} participants, {result.n_groups} groups -> {out}"
@@ -55,11 +81,12 @@ def analyze_cmd(votes: VotesOpt, out: Annotated[Path, typer.Option(help="JSON fi
 @opinion_app.command("report")
 def report_cmd(votes: VotesOpt, out: Annotated[Path, typer.Option(help="HTML file to write")],
                statements: StatementsOpt = None, groups: GroupsOpt = None, init: InitOpt = "polis",
-               seed: int = 0, meta: MetaOpt = "", title: str = "Opinion groups") -> None:
+               seed: int = 0, meta: MetaOpt = "", title: str = "Opinion groups", replay: ReplayOpt = False,
+               math: MathOpt = "current", poll_seconds: PollOpt = 1.0, restart_hours: RestartOpt = 24.0) -> None:
     """Write an HTML page: opinion map, each group's representative statements, consensus."""
     from pluralign.aggregate.opinion.matrix import read_statement_texts
     from pluralign.aggregate.opinion_report import write_report
 
-    result = load_analysis(votes, statements, groups, init, seed, meta)
+    result = load_analysis(votes, statements, groups, init, seed, meta, replay, math, poll_seconds, restart_hours)
     write_report(out, result, read_statement_texts(statements or votes), title)
     typer.echo(f"{result.n_groups} groups -> {out}")

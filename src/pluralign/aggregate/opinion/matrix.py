@@ -31,6 +31,17 @@ AGREE, PASS, DISAGREE = 3, 2, 1  # codes stored in the sparse matrix (vote + 2)
 
 
 @dataclass
+class VoteLog:
+    """Every vote in time order, as matrix indices (each of shape (n_votes,)): ``rows``, ``cols``, ``values``
+    in {-1, 0, 1} and ``times`` in seconds. Re-votes are all kept; the matrix holds the last of each."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    values: np.ndarray
+    times: np.ndarray
+
+
+@dataclass
 class VoteMatrix:
     """Votes of ``n_participants`` x ``n_statements``.
 
@@ -45,6 +56,7 @@ class VoteMatrix:
     statements: list[str]
     mod_out: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     meta: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    log: VoteLog | None = None  # kept when the votes came with times, for replaying a conversation's history
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -71,10 +83,12 @@ class VoteMatrix:
 
 
 def build(participant_ids, statement_ids, values, *, order=None, statements: list[str] | None = None,
-          mod_out=(), meta=(), source: str = "<votes>") -> VoteMatrix:
+          mod_out=(), meta=(), source: str = "<votes>", seconds_per_unit: float | None = None) -> VoteMatrix:
     """Triplets (participant id, statement id, vote in {-1, 0, 1}) -> :class:`VoteMatrix`.
 
     order: sort key per vote (e.g. timestamp); the last vote per (participant, statement) wins.
+    seconds_per_unit: when ``order`` holds times, their unit (0.001 for Polis's milliseconds); the matrix then
+    keeps the time-ordered :class:`VoteLog`.
     statements: the full statement list (ids), to keep statements nobody voted on and to reject unknown ids.
     Rows and columns are in numeric id order when the ids are integers, else in order of first appearance.
     mod_out / meta: statement ids.
@@ -107,7 +121,12 @@ def build(participant_ids, statement_ids, values, *, order=None, statements: lis
                              shape=(len(p_ids), len(s_ids))).tocsr()
     codes.sort_indices()
     col_of = {s: i for i, s in enumerate(s_ids)}
-    return VoteMatrix(codes=codes, participants=p_ids, statements=s_ids,
+    log = None
+    if seconds_per_unit is not None and order is not None:
+        times = np.asarray(order, dtype=np.float64)[seq] * seconds_per_unit
+        log = VoteLog(rows=rows[seq].astype(np.int32), cols=cols[seq].astype(np.int32),
+                      values=values[seq].astype(np.int8), times=times)
+    return VoteMatrix(codes=codes, participants=p_ids, statements=s_ids, log=log,
                       mod_out=np.unique(np.array([col_of[str(s)] for s in mod_out if str(s) in col_of], dtype=np.int64)),
                       meta=np.unique(np.array([col_of[str(s)] for s in meta if str(s) in col_of], dtype=np.int64)))
 
@@ -137,8 +156,10 @@ def from_votes(votes: list[Vote] | str | Path, *, statements=None, mod_out=()) -
         ids = [getattr(s, "id", s) for s in statements]
         mod_out = list(mod_out) + [s.id for s in statements if getattr(s, "moderated", 0) == -1]
     order = [v.timestamp if v.timestamp is not None else -np.inf for v in votes]
+    timed = all(v.timestamp is not None for v in votes)
     return build([v.participant for v in votes], [v.statement for v in votes], [v.value for v in votes],
-                 order=order, statements=ids, mod_out=mod_out, source=source)
+                 order=order, statements=ids, mod_out=mod_out, source=source,
+                 seconds_per_unit=1.0 if timed else None)
 
 
 def _read_csv(path: Path) -> list[dict]:
@@ -180,7 +201,7 @@ def read_polis_export(directory: str | Path, meta=()) -> VoteMatrix:
                        [str(_int(r, "comment-id", log, i)) for r, i in zip(rows, line)],
                        [_int(r, "vote", log, i) for r, i in zip(rows, line)],
                        order=[_int(r, "timestamp", log, i) for r, i in zip(rows, line)],
-                       statements=statements, mod_out=mod_out, source=str(log))
+                       statements=statements, mod_out=mod_out, source=str(log), seconds_per_unit=0.001)
         return with_meta(matrix, meta)
     wide = directory / "participants-votes.csv"
     if not wide.is_file():
@@ -226,7 +247,8 @@ def read_polis_api(directory: str | Path) -> VoteMatrix:
                  [str(pick(v, "tid", "statement_id")) for v in votes],
                  [int(v["vote"]) for v in votes],
                  order=[float(v.get("modified") or 0) for v in votes],
-                 statements=tids, mod_out=mod_out, meta=meta, source=str(directory / "votes.json"))
+                 statements=tids, mod_out=mod_out, meta=meta, source=str(directory / "votes.json"),
+                 seconds_per_unit=0.001)
 
 
 def read_statement_texts(source: str | Path) -> dict[str, str]:
@@ -275,4 +297,4 @@ def with_meta(matrix: VoteMatrix, meta) -> VoteMatrix:
         raise InputError(f"meta names unknown statement id {unknown[0]!r}")
     cols = np.array([index[s] for s in meta], dtype=np.int64)
     return VoteMatrix(codes=matrix.codes, participants=matrix.participants, statements=matrix.statements,
-                      mod_out=np.union1d(matrix.mod_out, cols), meta=np.union1d(matrix.meta, cols))
+                      mod_out=np.union1d(matrix.mod_out, cols), meta=np.union1d(matrix.meta, cols), log=matrix.log)

@@ -1,0 +1,85 @@
+"""Replaying a vote log through Polis's incremental math: k-means warm starts, silhouette, the replay itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import silhouette_score
+
+from pluralign.aggregate.opinion import analyze, build
+from pluralign.aggregate.opinion.replay import (ReplayConfig, math_version_of_export, replay, silhouette,
+                                                update_starts, warm_kmeans)
+from pluralign.errors import InputError
+
+
+def timed_camps(n_per_camp: int = 20, n_statements: int = 10, seed: int = 0):
+    """Two camps with opposite views, joining one participant at a time, a vote every 2 seconds."""
+    rng = np.random.default_rng(seed)
+    p, s, v, t = [], [], [], []
+    clock = 0.0
+    for i in range(n_per_camp):
+        for camp in (0, 1):
+            for j in range(n_statements):
+                side = 1 if (j < n_statements // 2) == (camp == 0) else -1
+                p.append(f"{'ab'[camp]}{i}"), s.append(str(j)), v.append(side if rng.random() < 0.9 else 0)
+                t.append(clock)
+                clock += 2.0
+    return build(p, s, v, order=t, seconds_per_unit=1.0)
+
+
+def test_silhouette_equals_scikit_learn_with_singletons():
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(30, 2))
+    for labels in (rng.integers(0, 4, 30), np.r_[np.zeros(28, int), 1, 2]):
+        assert silhouette(points, labels) == pytest.approx(silhouette_score(points, labels), abs=1e-12)
+    assert silhouette(points, np.zeros(30, int)) == -np.inf
+
+
+def test_warm_kmeans_keeps_ids_and_founds_a_cluster_at_the_farthest_point():
+    points = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0], [20.0, 0.0]])
+    ids, centres, labels = warm_kmeans(points, np.ones(5), 2, None, 20)
+    assert list(ids) == [0, 1] and labels[0] == labels[1] != labels[2]
+    # Next update: the old clusters (ids 7 and 9) carry on; a third cluster is born at the far newcomer.
+    previous = (np.array([7, 7, 9, 9, -1]), np.array([7, 9]))
+    ids, centres, labels = warm_kmeans(points, np.ones(5), 3, previous, 20)
+    assert list(ids) == [7, 9, 10] and labels[4] == 10
+    np.testing.assert_allclose(centres[0], [0.05, 0.0])
+
+
+def test_updates_start_after_pauses():
+    assert list(update_starts(np.array([0.0, 0.5, 0.9, 3.0, 3.2, 10.0]), 1.0)) == [0, 3, 5]
+
+
+def test_replay_finds_the_camps_and_the_filter_only_grows():
+    matrix = timed_camps()
+    result = analyze(matrix, replay=ReplayConfig())
+    camp = np.array([p[0] for p in matrix.participants])
+    assert result.n_groups == 2 and result.options["replay"]["math"] == "current"
+    for letter in "ab":
+        assert len(set(result.groups[camp == letter])) == 1
+    assert result.groups[camp == "a"][0] != result.groups[camp == "b"][0]
+    # The two math versions differ only in imputation here (no moderated statements): both find the camps.
+    old = analyze(matrix, replay=ReplayConfig(math="2017", restart_hours=None))
+    assert len(set(zip(old.groups, result.groups))) == 2
+
+
+def test_replay_needs_times_and_takes_no_forced_groups():
+    untimed = build(["a", "b"], ["1", "1"], [1, -1])
+    with pytest.raises(InputError, match="times"):
+        replay(untimed)
+    with pytest.raises(InputError, match="keep or n_groups"):
+        analyze(timed_camps(), replay=ReplayConfig(), n_groups=2)
+    with pytest.raises(InputError, match="math must be"):
+        ReplayConfig(math="2014")
+
+
+def test_math_version_is_read_from_who_the_export_clustered():
+    matrix = timed_camps(n_per_camp=10)
+    everyone = {p: 0 for p in matrix.participants}
+    assert math_version_of_export(matrix, everyone) == "current"  # all have 10 votes >= 7
+    # 20 participants with 3 votes each on a 9-statement conversation, all clustered: more than the top-up to 15
+    # can admit, so only the 2017 filter did that.
+    few = build([f"p{i}" for i in range(20) for _ in range(3)], [str(j) for _ in range(20) for j in range(3)],
+                [1] * 60, statements=[str(j) for j in range(9)])
+    assert math_version_of_export(few, {f"p{i}": 0 for i in range(20)}) == "2017"
+    assert math_version_of_export(few, {f"p{i}": 0 for i in range(15)}) == "current"
