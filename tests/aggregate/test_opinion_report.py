@@ -50,3 +50,21 @@ def test_cli_analyze_and_report(tmp_path, capsys):
     main(["opinion", "report", *args, "--out", str(tmp_path / "r.html"), "--meta", "2"])
     assert "Statement 0" in (tmp_path / "r.html").read_text()
     assert "2 groups" in capsys.readouterr().out
+
+
+def test_cli_replay_needs_times_and_writes_its_settings(tmp_path, capsys):
+    import pytest
+
+    untimed = tmp_path / "untimed.jsonl"
+    write_records(untimed, camps())
+    with pytest.raises(SystemExit) as stop:
+        main(["opinion", "analyze", "--votes", str(untimed), "--replay", "--out", str(tmp_path / "x.json")])
+    assert stop.value.code == 2 and "times" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
+    timed = tmp_path / "timed.jsonl"
+    write_records(timed, [v.model_copy(update={"timestamp": 2.0 * i}) for i, v in enumerate(camps())])
+    main(["opinion", "analyze", "--votes", str(timed), "--replay", "--restart-hours", "0", "--out",
+          str(tmp_path / "a.json")])
+    data = json.loads((tmp_path / "a.json").read_text())
+    assert data["options"]["replay"] == {"math": "current", "poll_seconds": 1.0, "restart_hours": None, "seed": 0}
+    assert data["n_groups"] == 2
