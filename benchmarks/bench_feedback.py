@@ -60,6 +60,25 @@ def naive_labels(lm, labeller, pairs, batched: bool) -> list[float]:
     return votes
 
 
+def work_per_pair(lm, labeller, pairs) -> tuple[float, float]:
+    """Mean tokens each labeller runs through the model per pair (ours: stem once + both endings; naive: both
+    whole questions + 8 generated tokens each)."""
+    from pluralign.feedback.ai_preference import (choice_instruction, choice_options, choice_stem, conversation_text,
+                                                  pick_principles)
+
+    count = lambda text: len(lm.tokenizer(text)["input_ids"])  # noqa: E731
+    ours = naive = 0
+    principles = pick_principles(len(pairs), labeller.constitution, "sample", labeller.config.seed)
+    for pair, ps in zip(pairs, principles):
+        conv, instruction = conversation_text(pair.prompt), choice_instruction(ps[0])
+        stem = count(choice_stem(conv, instruction))
+        endings = [count(choice_options(pair.response_a, pair.response_b) + " ("),
+                   count(choice_options(pair.response_b, pair.response_a) + " (")]
+        ours += stem + sum(endings)
+        naive += 2 * stem + sum(endings) + 2 * 8
+    return ours / len(pairs), naive / len(pairs)
+
+
 def long_conversation_pairs(n: int):
     """Multi-turn conversations from HarmfulVsEthical.jsonl with two short responses (read at run time)."""
     from pluralign.feedback.pairs import Pair
@@ -121,6 +140,10 @@ def main() -> None:
     print(f"naive generate+parse, batched generate:            {len(pairs) / t_bat:7.2f} pairs/s  ({t_bat:.1f} s)"
           f"  -> ratio {t_bat / t_ours:.1f}x (bf16: {t_bat / t_bf16:.1f}x)")
     print(f"agreement with naive on the preferred response: {agree:.0%} (naive undecided on {undecided:.0%})")
+    ours_tokens, naive_tokens = work_per_pair(lm, labeller, pairs)
+    print(f"tokens through the model per pair: ours {ours_tokens:.0f} (shared stem once + both option blocks), "
+          f"naive {naive_tokens:.0f} (both whole questions + up to 8 generated each): the one-pass labeller does "
+          f"{naive_tokens / ours_tokens:.1f}x less work; decode steps cost the naive one more per token than prefill")
 
     long_pairs = long_conversation_pairs(args.pairs)
     if long_pairs:
