@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from pluralign.feedback.choice import (calibrate, clamp, letter_probabilities, letter_probabilities_shared,
-                                       order_average)
+from pluralign.feedback.choice import (calibrate, clamp, letter_probabilities, order_average,
+                                       shared_stem_probabilities)
 
 
 class ScoreOnly:
@@ -45,9 +45,16 @@ def test_clamp_bounds_and_validates():
 
 
 def test_shared_stem_pass_matches_whole_questions(tiny_lm):
-    stem = "Consider the following conversation:\nHuman: hi there\nWhich response is kinder?\nOptions:\n"
-    endings = [" (A) Hello!\n (B) Go away, now.\nThe answer is:", " (A) Go away, now.\n (B) Hello!\nThe answer is:",
-               " (A) ok\n (B) no\nThe answer is:"]
-    shared = letter_probabilities_shared(tiny_lm, stem, endings)
-    whole = letter_probabilities(tiny_lm, [stem + e for e in endings])
-    np.testing.assert_allclose(shared, whole, atol=1e-5)
+    stems = ["Consider the following conversation:\nHuman: hi there\nWhich response is kinder?\nOptions:\n",
+             "Human: a much longer conversation than the first one, " * 3 + "\nWhich is better?\nOptions:\n",
+             "Human: yo\nOptions:\n"]
+    endings = [[" (A) Hello!\n (B) Go away, now.\nThe answer is:", " (A) Go away, now.\n (B) Hello!\nThe answer is:"],
+               [" (A) ok\n (B) no\nThe answer is:", " (A) no\n (B) ok, a longer answer\nThe answer is:"],
+               [" (A) x\n (B) y\nThe answer is:", " (A) y\n (B) x\nThe answer is:"]]
+    whole = letter_probabilities(tiny_lm, [s + e for s, ends in zip(stems, endings) for e in ends]).reshape(3, 2)
+    np.testing.assert_allclose(shared_stem_probabilities(tiny_lm, stems, endings), whole, atol=1e-5)
+    for per_pass in (2, 8):  # stems of different lengths padded together, as on an accelerator
+        np.testing.assert_allclose(shared_stem_probabilities(tiny_lm, stems, endings, stems_per_pass=per_pass),
+                                   whole, atol=1e-5)
+    with pytest.raises(ValueError, match="same number"):
+        shared_stem_probabilities(tiny_lm, stems[:2], [endings[0], endings[1][:1]])

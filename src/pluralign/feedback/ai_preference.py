@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pluralign.feedback.choice import (calibrate, clamp, letter_probabilities, letter_probabilities_shared,
-                                       order_average)
+from pluralign.feedback.choice import (calibrate, clamp, letter_probabilities, order_average,
+                                       shared_stem_probabilities)
 from pluralign.feedback.fewshot import ChoiceExample, load_choice_examples, load_cot_examples
 from pluralign.feedback.pairs import Pair
 from pluralign.lm.base import LanguageModel, as_messages
@@ -177,15 +177,13 @@ class AIFeedback:
 
     def _letters_shared(self, items, progress) -> tuple[np.ndarray, np.ndarray]:
         """Both orders of each question from one pass over their shared stem (transformers backend, raw text)."""
-        out = np.empty((len(items), 2))
-        for k, (conv, principle, first, second) in enumerate(items):
+        stems, endings = [], []
+        for conv, principle, first, second in items:
             instruction = choice_instruction(principle)
-            stem = fewshot_block(self.examples, instruction) + choice_stem(conv, instruction)
-            out[k] = letter_probabilities_shared(self.lm, stem, [choice_options(first, second),
-                                                                 choice_options(second, first)],
-                                                 low_precision=self.config.low_precision)
-            if progress:
-                progress(2)
+            stems.append(fewshot_block(self.examples, instruction) + choice_stem(conv, instruction))
+            endings.append([choice_options(first, second), choice_options(second, first)])
+        out = shared_stem_probabilities(self.lm, stems, endings, low_precision=self.config.low_precision,
+                                        progress=progress)
         return out[:, 0], out[:, 1]
 
     def _ask_cot(self, items, progress) -> np.ndarray:
