@@ -83,3 +83,11 @@ def test_math_version_is_read_from_who_the_export_clustered():
                 [1] * 60, statements=[str(j) for j in range(9)])
     assert math_version_of_export(few, {f"p{i}": 0 for i in range(20)}) == "2017"
     assert math_version_of_export(few, {f"p{i}": 0 for i in range(15)}) == "current"
+
+
+def test_replay_of_too_few_positions_is_one_stated_group():
+    # Three participants who all vote alike: one position, nothing to split.
+    matrix = build(["a", "b", "c"] * 2, ["1", "1", "1", "2", "2", "2"], [1, 1, 1, -1, -1, -1],
+                   order=[0, 5, 10, 15, 20, 25], seconds_per_unit=1.0)
+    result = analyze(matrix, replay=ReplayConfig())
+    assert result.n_groups == 1 and "only one opinion group" in result.note

@@ -129,10 +129,10 @@ def group_clusters(centers: np.ndarray, sizes: np.ndarray, cap: int = MAX_GROUPS
             best = (k, labels)
     if best is None:
         return np.zeros(len(centers), dtype=np.int64), scores
-    return _relabel_by_size(best[1], sizes), scores
+    return relabel_by_size(best[1], sizes), scores
 
 
-def _relabel_by_size(labels: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+def relabel_by_size(labels: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Renumber groups 0.. by decreasing number of participants (ties: first base cluster first)."""
     used, labels = np.unique(labels, return_inverse=True)
     people = np.bincount(labels, weights=sizes)

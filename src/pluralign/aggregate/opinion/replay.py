@@ -309,10 +309,13 @@ def _final(matrix, rows, cols, center, comps, proj, in_conv, base_of, base_ids, 
     clustered = np.flatnonzero(in_conv)
     slot = {int(b): i for i, b in enumerate(base_ids)}
     base_labels = np.array([slot[int(b)] for b in base_of[clustered]], dtype=np.int64)
-    if k is None or k not in found:  # too few base clusters for two groups (or the smoothed k is no longer tried)
-        k = max(found) if found else None
+    valid = [kk for kk, (_, s) in found.items() if np.isfinite(s)]
+    if not valid:  # too few distinct base clusters for two groups: one group, as the analysed-once path says
+        k = None
+    elif k not in found:  # the smoothed k is no longer tried (fewer base clusters than before)
+        k = max(valid)
     group_of_base = np.zeros(len(base_ids), dtype=np.int64) if k is None else \
-        cl._relabel_by_size(found[k][0], sizes)
+        cl.relabel_by_size(found[k][0], sizes)
     groups = np.full(n, -1, dtype=np.int64)
     groups[clustered] = group_of_base[base_labels]
     silhouettes = {kk: s for kk, (_, s) in found.items() if np.isfinite(s)}
