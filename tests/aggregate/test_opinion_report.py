@@ -66,5 +66,6 @@ def test_cli_replay_needs_times_and_writes_its_settings(tmp_path, capsys):
     main(["opinion", "analyze", "--votes", str(timed), "--replay", "--restart-hours", "0", "--out",
           str(tmp_path / "a.json")])
     data = json.loads((tmp_path / "a.json").read_text())
-    assert data["options"]["replay"] == {"math": "current", "poll_seconds": 1.0, "restart_hours": None, "seed": 0}
+    assert data["options"]["replay"] == {"math": "current", "poll_seconds": 1.0, "restart_hours": None,
+                                         "fresh_load": False, "seed": 0}
     assert data["n_groups"] == 2

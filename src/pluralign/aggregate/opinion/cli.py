@@ -39,14 +39,16 @@ PollOpt = Annotated[float, typer.Option("--poll-seconds", min=0.0, help="with --
                                                                         "join one update")]
 RestartOpt = Annotated[float, typer.Option("--restart-hours", min=0.0, help="with --replay: server restart "
                                                                             "period (0 = never)")]
+FreshOpt = Annotated[bool, typer.Option("--fresh-load", help="with --replay: end with an update on a freshly "
+                                                             "loaded server (math computed after the votes)")]
 
 
 def load_analysis(votes: Path, statements: Path | None, groups: int | None, init: str, seed: int, meta: str = "",
                   replay: bool = False, math: str = "current", poll_seconds: float = 1.0,
-                  restart_hours: float = 24.0):
+                  restart_hours: float = 24.0, fresh_load: bool = False):
     from pluralign.aggregate.opinion import analyze
     from pluralign.aggregate.opinion.matrix import read_votes
-    from pluralign.aggregate.opinion.replay import ReplayConfig, update_starts
+    from pluralign.aggregate.opinion.replay import ReplayConfig, count_updates
     from pluralign.errors import InputError
     from pluralign.progress import progress_bar
 
@@ -58,8 +60,9 @@ def load_analysis(votes: Path, statements: Path | None, groups: int | None, init
     if matrix.log is None:
         raise InputError("--replay needs the votes' times (votes.csv, votes.json or Votes with timestamps)",
                          path=str(votes))
-    config = ReplayConfig(math=math, poll_seconds=poll_seconds, restart_hours=restart_hours or None, seed=seed)
-    with progress_bar("replaying updates", len(update_starts(matrix.log.times, poll_seconds))) as advance:
+    config = ReplayConfig(math=math, poll_seconds=poll_seconds, restart_hours=restart_hours or None,
+                          fresh_load=fresh_load, seed=seed)
+    with progress_bar("replaying updates", count_updates(matrix, config)) as advance:
         return analyze(matrix, replay=config, progress=advance)
 
 
@@ -67,11 +70,12 @@ def load_analysis(votes: Path, statements: Path | None, groups: int | None, init
 def analyze_cmd(votes: VotesOpt, out: Annotated[Path, typer.Option(help="JSON file to write")],
                 statements: StatementsOpt = None, groups: GroupsOpt = None, init: InitOpt = "polis",
                 seed: int = 0, meta: MetaOpt = "", replay: ReplayOpt = False, math: MathOpt = "current",
-                poll_seconds: PollOpt = 1.0, restart_hours: RestartOpt = 24.0) -> None:
+                poll_seconds: PollOpt = 1.0, restart_hours: RestartOpt = 24.0, fresh_load: FreshOpt = False) -> None:
     """Run the analysis and write groups, projections, consensus, repness and priority as JSON."""
     from pluralign.io import atomic_path
 
-    result = load_analysis(votes, statements, groups, init, seed, meta, replay, math, poll_seconds, restart_hours)
+    result = load_analysis(votes, statements, groups, init, seed, meta, replay, math, poll_seconds, restart_hours,
+                           fresh_load)
     with atomic_path(out) as tmp:
         Path(tmp).write_text(json.dumps(result.to_dict(), ensure_ascii=False) + "\n", encoding="utf-8")
     typer.echo(f"{result.matrix.shape[0]} participants, {result.n_groups} groups -> {out}"
@@ -82,11 +86,13 @@ def analyze_cmd(votes: VotesOpt, out: Annotated[Path, typer.Option(help="JSON fi
 def report_cmd(votes: VotesOpt, out: Annotated[Path, typer.Option(help="HTML file to write")],
                statements: StatementsOpt = None, groups: GroupsOpt = None, init: InitOpt = "polis",
                seed: int = 0, meta: MetaOpt = "", title: str = "Opinion groups", replay: ReplayOpt = False,
-               math: MathOpt = "current", poll_seconds: PollOpt = 1.0, restart_hours: RestartOpt = 24.0) -> None:
+               math: MathOpt = "current", poll_seconds: PollOpt = 1.0, restart_hours: RestartOpt = 24.0,
+               fresh_load: FreshOpt = False) -> None:
     """Write an HTML page: opinion map, each group's representative statements, consensus."""
     from pluralign.aggregate.opinion.matrix import read_statement_texts
     from pluralign.aggregate.opinion_report import write_report
 
-    result = load_analysis(votes, statements, groups, init, seed, meta, replay, math, poll_seconds, restart_hours)
+    result = load_analysis(votes, statements, groups, init, seed, meta, replay, math, poll_seconds, restart_hours,
+                           fresh_load)
     write_report(out, result, read_statement_texts(statements or votes), title)
     typer.echo(f"{result.n_groups} groups -> {out}")

@@ -54,11 +54,14 @@ MATH = {"2017": MathVersion(impute="zero", count_zeroed=True, pca_iters=10, base
 @dataclass(frozen=True)
 class ReplayConfig:
     """math: "current" or "2017" (see :data:`MATH`); poll_seconds: votes less than this apart join one update;
-    restart_hours: how often the server restarted (None: never); seed: the first PCA's random start."""
+    restart_hours: how often the server restarted (None: never); fresh_load: end with one more update on a server
+    that has just loaded the saved state (group clusterings and k smoother start afresh), as when the math was
+    computed after the conversation had gone quiet; seed: the first PCA's random start."""
 
     math: str = "current"
     poll_seconds: float = 1.0
     restart_hours: float | None = 24.0
+    fresh_load: bool = False
     seed: int = 0
 
     def __post_init__(self):
@@ -82,6 +85,13 @@ def math_version_of_export(matrix: VoteMatrix, polis_groups: dict[str, int]) -> 
 def update_starts(times: np.ndarray, poll_seconds: float) -> np.ndarray:
     """Index of the first vote of each update: a new one starts after a pause longer than ``poll_seconds``."""
     return np.flatnonzero(np.r_[True, np.diff(times) > poll_seconds])
+
+
+def count_updates(matrix: VoteMatrix, config: ReplayConfig) -> int:
+    """How many updates :func:`replay` runs (for a progress bar)."""
+    if matrix.log is None:
+        return 0
+    return len(update_starts(matrix.log.times, config.poll_seconds)) + int(config.fresh_load)
 
 
 # ---- PCA -------------------------------------------------------------------------------------------------------
@@ -237,8 +247,12 @@ def replay(matrix: VoteMatrix, config: ReplayConfig | None = None,
     base_ids = np.zeros(0, dtype=np.int64)
     groupings: dict[int, tuple[dict, np.ndarray]] = {}
     smoother = {"last": None, "count": 0, "k": None}
-    for start, end in zip(starts, ends):
-        if restart and start > 0 and log.times[start - 1] // restart != log.times[end - 1] // restart:
+    updates = [(start, end, bool(restart) and start > 0 and log.times[start - 1] // restart != log.times[end - 1]
+                // restart) for start, end in zip(starts, ends)]
+    if config.fresh_load:  # one more update with no new votes, on a server that has just loaded the saved state
+        updates.append((len(log.times), len(log.times), True))
+    for start, end, restarted in updates:
+        if restarted:
             groupings, smoother = {}, {"last": None, "count": 0, "k": None}
         # Polis reads each batch ordered by (statement, participant, time): the order new rows and columns join.
         batch = start + np.lexsort((log.times[start:end], log.rows[start:end], log.cols[start:end]))
