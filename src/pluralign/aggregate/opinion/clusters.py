@@ -16,8 +16,9 @@ result and changes k only after a new k has won 4 updates running, so its output
 history. Here the base clusters come from one seeded k-means++ run and are numbered by their earliest member
 (arrival order, as row order), and the groups start from the first k distinct base centres (``init="polis"``, the
 default). ``init="best"`` instead keeps the lowest-inertia of several k-means++ starts for the groups. To reproduce
-a live server exactly, pass its history: the clustered set (``keep``), its k (``n_groups``) and rows in the order
-its base clusters were created (see docs/opinion.md for the agreement figures of each choice).
+a live server exactly, replay its vote log (:mod:`.replay`) or pass its history: the clustered set (``keep``),
+its k (``n_groups``) and rows in the order its base clusters were created (see docs/opinion.md for the agreement
+figures of each choice).
 """
 
 from __future__ import annotations
