@@ -265,6 +265,7 @@ def replay(matrix: VoteMatrix, config: ReplayConfig | None = None,
                     order.append(int(i))
         rows, cols = np.array(row_order), np.array(col_order)
         rating = votes[np.ix_(rows, cols)]
+        real_votes = (~np.isnan(rating)).sum(1)
         rating[:, zeroed[cols]] = 0.0
         cast = ~np.isnan(rating)
         if version.impute == "zero":
@@ -276,7 +277,7 @@ def replay(matrix: VoteMatrix, config: ReplayConfig | None = None,
         scale = np.sqrt(len(cols) / np.maximum(cast.sum(1), 1))
         proj = (np.where(cast, rating - center, 0.0) @ comps.T) * scale[:, None]
 
-        counted = cast.sum(1) if version.count_zeroed else (~np.isnan(votes[np.ix_(rows, cols)])).sum(1)
+        counted = cast.sum(1) if version.count_zeroed else real_votes
         chosen = in_conv[rows] | (counted >= min(cl.MIN_VOTES, len(cols)))
         if chosen.sum() < cl.GREEDY_N:
             rest = np.flatnonzero(~chosen)
@@ -323,16 +324,15 @@ def _final(matrix, rows, cols, center, comps, proj, in_conv, base_of, base_ids, 
     clustered = np.flatnonzero(in_conv)
     slot = {int(b): i for i, b in enumerate(base_ids)}
     base_labels = np.array([slot[int(b)] for b in base_of[clustered]], dtype=np.int64)
-    valid = [kk for kk, (_, s) in found.items() if np.isfinite(s)]
-    if not valid:  # too few distinct base clusters for two groups: one group, as the analysed-once path says
+    silhouettes = {kk: s for kk, (_, s) in found.items() if np.isfinite(s)}
+    if not silhouettes:  # too few distinct base clusters for two groups: one group, as the analysed-once path says
         k = None
     elif k not in found:  # the smoothed k is no longer tried (fewer base clusters than before)
-        k = max(valid)
+        k = max(silhouettes)
     group_of_base = np.zeros(len(base_ids), dtype=np.int64) if k is None else \
         cl.relabel_by_size(found[k][0], sizes)
     groups = np.full(n, -1, dtype=np.int64)
     groups[clustered] = group_of_base[base_labels]
-    silhouettes = {kk: s for kk, (_, s) in found.items() if np.isfinite(s)}
     return projection, cl.Clustering(in_conv=clustered, base_labels=base_labels, base_centers=base_centres,
                                       base_sizes=sizes.astype(np.int64), group_of_base=group_of_base, groups=groups,
                                       silhouettes=silhouettes)
