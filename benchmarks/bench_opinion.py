@@ -66,7 +66,8 @@ def real_conversations(repeats: int, replay_all: bool) -> None:
     from reddwarf.implementations.polis import run_pipeline
 
     print(f"{'conversation':24} {'shape':>11} {'ours s':>8} {'red-dwarf s':>11} {'ratio':>6} "
-          f"{'ARI ours':>9} {'ARI red-dwarf':>13} {'k ours/rd/polis':>15} {'math':>7} {'replay s':>8} {'ARI replay':>10}")
+          f"{'ARI ours':>9} {'ARI red-dwarf':>13} {'k ours/rd/polis':>15} {'math':>7} {'replay s':>8} "
+          f"{'ARI replay':>10}")
     for name in CONVERSATIONS:
         folder = DATA / name
         meta = META.get(name, [])

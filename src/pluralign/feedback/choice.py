@@ -141,8 +141,9 @@ def shared_stem_probabilities(lm, stems: Sequence[str], endings: Sequence[Sequen
     Both option orders of one question (or one conversation with each of two responses) share everything up to
     the point where they differ, so this halves the work when the shared part is longer than the rest. Stems are
     batched ``lm.batch_size`` at a time on accelerators (one at a time on a CPU), padded on the left; endings on
-    the right, each row's answer read at its own last token. ``words``/``prefix``: the two answers and what precedes them (letters after " (" by default;
-    ``YES_NO`` after " "). Every stem needs the same number of endings.
+    the right, each row's answer read at its own last token. ``words``/``prefix``: the two answers and what
+    precedes them (letters after " (" by default; ``YES_NO`` after " "). Every stem needs the same number of
+    endings.
     """
     tok, device = lm.tokenizer, lm.device
     model = lm._generation_model() if low_precision else lm.model
@@ -170,7 +171,8 @@ def shared_stem_probabilities(lm, stems: Sequence[str], endings: Sequence[Sequen
                                 device=device)
         stem_mask = (torch.arange(width, device=device)[None, :]
                      >= torch.tensor([width - len(stem_rows[i]) for i in idx], device=device)[:, None]).long()
-        cache = body(input_ids=stem_ids, attention_mask=stem_mask, position_ids=(stem_mask.cumsum(-1) - 1).clamp(min=0),
+        stem_positions = (stem_mask.cumsum(-1) - 1).clamp(min=0)
+        cache = body(input_ids=stem_ids, attention_mask=stem_mask, position_ids=stem_positions,
                      use_cache=True).past_key_values
         cache.batch_repeat_interleave(n_end)
         rows = [r for i in idx for r in end_rows[i]]
