@@ -91,3 +91,11 @@ def test_replay_of_too_few_positions_is_one_stated_group():
                    order=[0, 5, 10, 15, 20, 25], seconds_per_unit=1.0)
     result = analyze(matrix, replay=ReplayConfig())
     assert result.n_groups == 1 and "only one opinion group" in result.note
+
+
+def test_a_matrix_too_big_to_replay_is_refused_up_front(monkeypatch):
+    import pluralign.aggregate.opinion.replay as replay_module
+
+    monkeypatch.setattr(replay_module, "MAX_CELLS", 100)
+    with pytest.raises(InputError, match="analyse this conversation once"):
+        replay(timed_camps())  # 40 x 10 = 400 cells

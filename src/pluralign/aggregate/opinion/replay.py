@@ -47,6 +47,8 @@ class MathVersion:
     group_iters: int = 20  # Polis passed its 100 under a name its k-means never read
 
 
+MAX_CELLS = 20_000_000  # participants x statements a replay will hold dense (160 MB of float64)
+
 MATH = {"2017": MathVersion(impute="zero", count_zeroed=True, pca_iters=10, base_iters=20),
         "current": MathVersion(impute="mean", count_zeroed=False, pca_iters=100, base_iters=100)}
 
@@ -231,6 +233,9 @@ def replay(matrix: VoteMatrix, config: ReplayConfig | None = None,
     if log is None or len(log.times) == 0:
         raise InputError("replaying needs the votes' times (a Polis votes.csv / votes.json, or timestamped Votes)")
     n, m = matrix.shape
+    if n * m > MAX_CELLS:
+        raise InputError(f"a replay keeps the {n:,} x {m:,} vote matrix dense (over {MAX_CELLS:,} cells) and redoes "
+                         "the analysis per update; analyse this conversation once instead")
     zeroed = np.zeros(m, dtype=bool)
     zeroed[matrix.mod_out] = True
     starts = update_starts(log.times, config.poll_seconds)
