@@ -3,25 +3,15 @@
 import numpy as np
 import pytest
 
-from pluralign.feedback.choice import (calibrate, clamp, letter_probabilities, order_average,
+from pluralign.feedback.choice import (_common_prefix_length, calibrate, clamp, letter_probabilities, order_average,
                                        shared_stem_probabilities)
 
 
-class ScoreOnly:
-    """The same model seen only through the protocol's score(), as a remote backend would be."""
-
-    def __init__(self, lm):
-        self.lm, self.name = lm, "score-only"
-
-    def score(self, prompts, continuations):
-        return self.lm.score(prompts, continuations)
-
-
-def test_one_pass_letters_match_scored_continuations(tiny_lm):
+def test_one_pass_letters_match_scored_continuations(tiny_lm, score_only_lm):
     questions = ["Is this fine? The answer is:", [{"role": "user", "content": "Pick one. The answer is:"}],
                  "A much longer question " * 8 + "The answer is:"]
     fast = letter_probabilities(tiny_lm, questions)
-    slow = letter_probabilities(ScoreOnly(tiny_lm), questions)
+    slow = letter_probabilities(score_only_lm, questions)
     assert fast.shape == (3,)
     np.testing.assert_allclose(fast, slow, atol=1e-4)
 
@@ -58,3 +48,22 @@ def test_shared_stem_pass_matches_whole_questions(tiny_lm):
                                    whole, atol=1e-5)
     with pytest.raises(ValueError, match="same number"):
         shared_stem_probabilities(tiny_lm, stems[:2], [endings[0], endings[1][:1]])
+
+
+def test_stems_reuse_the_cache_of_their_common_prefix(tiny_lm):
+    shots = "Consider this solved example:\nHuman: hello\nWhich is kinder?\n (A) Hi\n (B) Go\nThe answer is: (A)\n\n"
+    stems = [shots + "Human: how do I bake bread?\nOptions:\n", shots + "Human: how do I bake a cake?\nOptions:\n",
+             "Another header\nHuman: tell me a joke\nOptions:\n", shots + "Human: hi\nOptions:\n",
+             shots + "Human: hi\nOptions:\n", shots]  # a repeated stem, and one that is all shared prefix
+    endings = [[" (A) Sure.\n (B) No.\nThe answer is:", " (A) No.\n (B) Sure.\nThe answer is:"]] * len(stems)
+    whole = letter_probabilities(tiny_lm, [s + e for s, ends in zip(stems, endings) for e in ends]).reshape(-1, 2)
+    for per_pass in (1, 2, 3, 8):
+        np.testing.assert_allclose(shared_stem_probabilities(tiny_lm, stems, endings, stems_per_pass=per_pass),
+                                   whole, atol=1e-5)
+
+
+def test_common_prefix_length():
+    assert _common_prefix_length([[1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 9]]) == 2
+    assert _common_prefix_length([[1, 2], [1, 2, 3]]) == 2
+    assert _common_prefix_length([[7, 1], [8, 1]]) == 0
+    assert _common_prefix_length([[], [1]]) == 0

@@ -108,3 +108,12 @@ def test_evaluate_with_a_yes_no_question(tiny_lm, tmp_path):
     result = evaluate(labeller, read_items(f), yes_question="Was the bot rude?", batch_calibrate=True)
     # Batch calibration centres two items: one log-odds is minus the other, so p_correct(0) = p_correct(1).
     assert result.p_correct[0] == pytest.approx(result.p_correct[1], abs=1e-9)
+
+
+def test_shared_stems_match_whole_questions(tiny_lm, score_only_lm):
+    questions = [QUESTION, QUESTION.replace("hi", "hello there, how are you"), QUESTION.replace("kind", "short")]
+    shots = QUESTION.replace("hi", "bye") + " (B)\n\n"
+    for calibrate in (False, True):
+        kwargs = dict(both_orders=True, calibrate_content_free=calibrate, prefix=shots)
+        np.testing.assert_allclose(multiple_choice_probabilities(tiny_lm, questions, **kwargs),
+                                   multiple_choice_probabilities(score_only_lm, questions, **kwargs), atol=1e-4)

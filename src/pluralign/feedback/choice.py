@@ -15,6 +15,7 @@ Small models pick a position more than a response (SmolLM2-135M answers (A) 93% 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -139,11 +140,13 @@ def shared_stem_probabilities(lm, stems: Sequence[str], endings: Sequence[Sequen
     transformers backend: each stem runs once and its endings run as a batch on top of its key/value cache.
 
     Both option orders of one question (or one conversation with each of two responses) share everything up to
-    the point where they differ, so this halves the work when the shared part is longer than the rest. Stems are
-    batched ``lm.batch_size`` at a time on accelerators (one at a time on a CPU), padded on the left; endings on
-    the right, each row's answer read at its own last token. ``words``/``prefix``: the two answers and what
-    precedes them (letters after " (" by default; ``YES_NO`` after " "). Every stem needs the same number of
-    endings.
+    the point where they differ, so this halves the work when the shared part is longer than the rest. Stems
+    share work too: they run in token order, and each starts from the cache of the tokens it has in common with
+    the stem before it (few-shot examples, a principle, a conversation asked under several principles), which is
+    computed once. Stems are batched ``lm.batch_size`` at a time on accelerators (one at a time on a CPU); endings
+    are padded on the right, each row's answer read at its own last token. ``words``/``prefix``: the two answers
+    and what precedes them (letters after " (" by default; ``YES_NO`` after " "). Every stem needs the same number
+    of endings.
     """
     tok, device = lm.tokenizer, lm.device
     model = lm._generation_model() if low_precision else lm.model
@@ -159,39 +162,65 @@ def shared_stem_probabilities(lm, stems: Sequence[str], endings: Sequence[Sequen
     # The decoder body alone: the vocabulary projection (a fifth of a 135M model's work per token) runs only
     # on the one position per row where an answer is read.
     body, head = model.get_decoder(), model.get_output_embeddings()
-    out = np.empty((len(stems), n_end))
-    order = sorted(range(len(stems)), key=lambda i: len(stem_rows[i]))
     # On a CPU the padding of stems of different lengths costs more than batching saves (measured: 1.5x slower
     # on long conversations; batching only stems within 20% of each other's length gained nothing), so stems go
     # one at a time there by default.
     per_pass = stems_per_pass or (lm.batch_size if torch.device(device).type != "cpu" else 1)
+    out = np.empty((len(stems), n_end))
+    order = sorted(range(len(stems)), key=lambda i: stem_rows[i])  # neighbours share the longest prefixes
+    kept_ids: list[int] = []  # the tokens whose cache (batch of one) is kept from pass to pass
+    kept = None
     for start in range(0, len(order), per_pass):
         idx = order[start : start + per_pass]
-        width = max(len(stem_rows[i]) for i in idx)
-        stem_ids = torch.tensor([[tok.pad_token_id] * (width - len(stem_rows[i])) + stem_rows[i] for i in idx],
-                                device=device)
-        stem_mask = (torch.arange(width, device=device)[None, :]
-                     >= torch.tensor([width - len(stem_rows[i]) for i in idx], device=device)[:, None]).long()
-        stem_positions = (stem_mask.cumsum(-1) - 1).clamp(min=0)
-        cache = body(input_ids=stem_ids, attention_mask=stem_mask, position_ids=stem_positions,
-                     use_cache=True).past_key_values
+        rows = [stem_rows[i] for i in idx]
+        keep = _common_prefix_length([kept_ids, *rows])
+        if kept is not None and keep < len(kept_ids):
+            kept.crop(keep - len(kept_ids))  # a negative count: drop that many tokens from the end
+        kept, kept_ids = (kept, kept_ids[:keep]) if keep else (None, [])
+        common = _common_prefix_length(rows)
+        if common > keep:  # the tokens every stem of this pass shares run once, on top of the kept ones
+            kept = body(input_ids=torch.tensor([rows[0][keep:common]], device=device), past_key_values=kept,
+                        position_ids=torch.arange(keep, common, device=device)[None, :], use_cache=True
+                        ).past_key_values
+            kept_ids = rows[0][:common]
+        cache = copy.deepcopy(kept) if kept is not None else None  # later passes start from ``kept`` too
+        if cache is not None:
+            cache.batch_repeat_interleave(len(idx))
+        rest = [r[common:] for r in rows]
+        width = max(len(r) for r in rest)
+        own = (torch.arange(width, device=device)[None, :]
+               >= torch.tensor([width - len(r) for r in rest], device=device)[:, None]).long()
+        stem_mask = torch.cat([torch.ones(len(idx), common, dtype=torch.long, device=device), own], dim=1)
+        if width:  # the rest of each stem, padded on the left (between the shared part and its own tokens)
+            ids = torch.tensor([[tok.pad_token_id] * (width - len(r)) + r for r in rest], device=device)
+            positions = (stem_mask.cumsum(-1) - 1).clamp(min=0)[:, common:]
+            cache = body(input_ids=ids, attention_mask=stem_mask, position_ids=positions, past_key_values=cache,
+                         use_cache=True).past_key_values
         cache.batch_repeat_interleave(n_end)
-        rows = [r for i in idx for r in end_rows[i]]
-        lengths = torch.tensor([len(r) for r in rows], device=device)
+        end = [r for i in idx for r in end_rows[i]]
+        lengths = torch.tensor([len(r) for r in end], device=device)
         end_width = int(lengths.max())
-        ids = torch.tensor([r + [tok.pad_token_id] * (end_width - len(r)) for r in rows], device=device)
+        ids = torch.tensor([r + [tok.pad_token_id] * (end_width - len(r)) for r in end], device=device)
         end_mask = (torch.arange(end_width, device=device)[None, :] < lengths[:, None]).long()
         mask = torch.cat([stem_mask.repeat_interleave(n_end, dim=0), end_mask], dim=1)
-        stem_len = torch.tensor([len(stem_rows[i]) for i in idx], device=device).repeat_interleave(n_end)
+        stem_len = torch.tensor([len(r) for r in rows], device=device).repeat_interleave(n_end)
         positions = stem_len[:, None] + torch.arange(end_width, device=device)[None, :]
         hidden = body(input_ids=ids, attention_mask=mask, position_ids=positions,
                       past_key_values=cache).last_hidden_state
-        last = hidden[torch.arange(len(rows), device=device), lengths - 1]
+        last = hidden[torch.arange(len(end), device=device), lengths - 1]
         answers = torch.softmax(head(last)[:, word_ids].float(), dim=-1)[:, 0]
         out[idx] = answers.reshape(len(idx), n_end).cpu().numpy()
         if progress:
-            progress(len(rows))
+            progress(len(end))
     return out
+
+
+def _common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
+    """How many tokens all ``rows`` start with."""
+    first, length = rows[0], min(len(r) for r in rows)
+    for row in rows[1:]:
+        length = next((k for k in range(length) if row[k] != first[k]), length)
+    return length
 
 
 def order_average(p_ab: np.ndarray, p_ba: np.ndarray) -> np.ndarray:
