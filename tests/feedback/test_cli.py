@@ -65,6 +65,11 @@ def test_eval_prints_figures(tiny_dir, tmp_path):
     figures = json.loads(report.read_text())
     assert figures["rule"].endswith("order-avg/calibrated/batch-calibrated")
     assert figures["n"] == 1 and figures["accuracy"] in (0.0, 1.0) and 0 <= figures["brier"] <= 1
+    # Solved questions as a few-shot file, in the evaluated file's own JSONL format, with or without using them.
+    for k in ("0", "1"):
+        assert run(["cai", "eval", "--comparisons", str(f), "--model", tiny_dir, "--fewshot", k,
+                    "--fewshot-file", str(f), "--json-out", str(report)]) == 0
+        assert json.loads(report.read_text())["n"] == 1
 
 
 @pytest.mark.parametrize("command, content, message", [

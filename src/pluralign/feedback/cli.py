@@ -191,9 +191,10 @@ def eval_cmd(
     from pluralign.progress import progress_bar
 
     items = read_items(comparisons, limit)
-    shots = [it for it in read_items(fewshot_file)[:fewshot] if it.multiple_choice] if fewshot_file else []
+    solved = [it for it in read_items(fewshot_file) if it.multiple_choice] if fewshot_file else []
+    shots = solved[:fewshot]  # a file of solved questions is read as such, even when none are asked for
     labeller = _labeller(load_model(model), _constitution(constitution), principles, both_orders, calibrate, chat,
-                         fewshot, fewshot_file if not shots else None, False, "0.4,0.6", seed, low_precision)
+                         fewshot, fewshot_file if not solved else None, False, "0.4,0.6", seed, low_precision)
     per_pair = len(labeller.constitution.principles) if principles == "all" else 1
     if contrast_question and not yes_question:
         raise InputError("--contrast-question needs --yes-question")
