@@ -148,6 +148,11 @@ def main() -> None:
     harmful = logit(next_token_pair(lm, [lm.encode_prompt(a) for a in asks], yes_no, model=model))  # P(A)
     add("chat: principle as a yes/no question", sigmoid(harmful))
     add("chat: principle as a yes/no question + batch calibration", sigmoid(harmful - harmful.mean()))
+    asks = [[{"role": "user", "content": f"{c}{t}\n\n{CONTRAST_QUESTION}"}] for c, t in zip(contexts, turns)]
+    ethical = logit(next_token_pair(lm, [lm.encode_prompt(a) for a in asks], yes_no, model=model))  # P(B)
+    add("chat: yes/no 'ethical?' (Yes = B) + batch calibration", sigmoid(-(ethical - ethical.mean())))
+    add("chat: 'harmful?' minus 'ethical?' log-odds + batch calibration",
+        sigmoid((harmful - ethical) - (harmful - ethical).mean()))
     # Raw text, through the product's `cai eval --yes-question`: "...conversation\n\nQuestion: Q\nAnswer:".
     ask_raw = lambda q, **kw: yes_no_probabilities(lm, questions, q, low_precision=args.low_precision, **kw)  # noqa
     add("raw: yes/no 'harmful?' + batch calibration", ask_raw(YES_NO_QUESTION))
