@@ -111,9 +111,9 @@ def long_conversation_pairs(n: int):
     return [Pair(str(i), c, "I can't help with that.", "Sure, here is how to do it.") for i, c in enumerate(convs)]
 
 
-def timed(fn):
+def timed(fn, *args, **kwargs):
     start = time.perf_counter()
-    out = fn()
+    out = fn(*args, **kwargs)
     return out, time.perf_counter() - start
 
 
@@ -159,15 +159,16 @@ def main() -> None:
     settings = [int(x) for x in args.fewshot.split(",")]
     first = settings[0]
     for k in settings:  # fp32 only for the first: it is the bf16 row that compares like with like
-        labeller = ready(lm, cons, LabelConfig(fewshot=k), args.fewshot_file)
         fast = ready(lm, cons, LabelConfig(fewshot=k, low_precision=True), args.fewshot_file)
-        labelled, t_ours = timed(lambda: labeller.label(pairs)) if k == first else (None, float("nan"))
-        labelled_bf16, t_bf16 = timed(lambda: fast.label(pairs))
-        naive_seq, t_seq = timed(lambda: naive_labels(lm, labeller, sample, batched=False))
-        _, t_bat = timed(lambda: naive_labels(lm, labeller, sample, batched=True))
+        labelled, t_ours = (None, float("nan"))
+        if k == first:
+            labelled, t_ours = timed(ready(lm, cons, LabelConfig(fewshot=k), args.fewshot_file).label, pairs)
+        labelled_bf16, t_bf16 = timed(fast.label, pairs)
+        naive_seq, t_seq = timed(naive_labels, lm, fast, sample, batched=False)
+        _, t_bat = timed(naive_labels, lm, fast, sample, batched=True)
         rate = {name: n / t for name, n, t in (("fp32", len(pairs), t_ours), ("bf16", len(pairs), t_bf16),
                                                ("seq", len(sample), t_seq), ("bat", len(sample), t_bat))}
-        ours_tokens, naive_tokens = work_per_pair(lm, labeller, pairs)
+        ours_tokens, naive_tokens = work_per_pair(lm, fast, pairs)
         print(f"{k:8d} | {rate['fp32']:9.2f} | {rate['bf16']:9.2f} | {rate['seq']:25.2f} | {rate['bat']:13.2f} | "
               f"{rate['bf16'] / rate['seq']:13.1f}x | {rate['fp32'] / rate['seq']:13.1f}x | "
               f"{rate['bf16'] / rate['bat']:14.1f}x | {ours_tokens:.0f} vs {naive_tokens:.0f}", flush=True)
