@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from pluralign.errors import InputError
-from pluralign.lm.cli import ModelOpt
+from pluralign.cli_options import ModelOpt
 
 cai_app = typer.Typer(help="Constitutional AI: critique/revision data and AI preference labels.", no_args_is_help=True)
 

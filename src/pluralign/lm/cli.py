@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
+from pluralign.cli_options import ModelOpt
 from pluralign.errors import InputError
 
 model_app = typer.Typer(help="Inspect and serve models (info, serve).", no_args_is_help=True)
 
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="default | PATH (dir or .gguf) | openai:URL[#model] | llamacpp:GGUF")]
 
 
 @model_app.command("info")

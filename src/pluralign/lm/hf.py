@@ -13,7 +13,9 @@ from pathlib import Path
 
 import torch
 
-from pluralign.lm.base import Prompt, Score, as_messages, check_sampling
+import numpy as np
+
+from pluralign.lm.base import Progress, Prompt, Score, as_messages, check_sampling, option_logprobs_by_scoring
 from pluralign.lm.cache import resolve_model_path
 
 
@@ -192,6 +194,38 @@ class HFBackend:
             if progress:
                 progress(len(idx))
         return scores
+
+    # ---- options and embeddings --------------------------------------------------------------------------
+    def option_logprobs(self, prompts: Sequence[Prompt], options: Sequence[str],
+                        progress: Progress | None = None) -> np.ndarray:
+        """Summed log-prob (nats) of each option after each prompt, shape (n_prompts, n_options)."""
+        return option_logprobs_by_scoring(self, prompts, options, progress=progress)
+
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Mean of the last hidden states over each text's tokens, L2-normalised; (n, hidden) float32, fp32 weights."""
+        texts = list(texts)
+        if any(not isinstance(t, str) for t in texts):
+            raise ValueError("embed takes raw-text strings")
+        hidden_size = self.model.config.get_text_config().hidden_size
+        if not texts:
+            return np.zeros((0, hidden_size), dtype=np.float32)
+        rows = [self.tokenizer(t, add_special_tokens=True)["input_ids"] or [self.tokenizer.pad_token_id]
+                for t in texts]
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+        out = np.empty((len(rows), hidden_size), dtype=np.float32)
+        body = self.model.get_decoder()
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            ids, mask = self._pad_left([rows[i] for i in idx])
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            hidden = body(input_ids=ids, attention_mask=mask, position_ids=positions).last_hidden_state.float()
+            weights = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(1) / weights.sum(1)
+            out[idx] = torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy()
+            if progress:
+                progress(len(idx))
+        return out
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pluralign.lm.base import Prompt, Score, as_messages, check_sampling
+from pluralign.lm.base import Progress, Prompt, Score, as_messages, check_sampling, option_logprobs_by_scoring
 from pluralign.lm.cache import default_gguf_path
 
 
@@ -88,6 +88,15 @@ class LlamaCppBackend:
             if progress:
                 progress(1)
         return scores
+
+    def option_logprobs(self, prompts: Sequence[Prompt], options: Sequence[str],
+                        progress: Progress | None = None) -> np.ndarray:
+        """Summed log-prob of each option after each prompt, (n_prompts, n_options)."""
+        return option_logprobs_by_scoring(self, prompts, options, progress=progress)
+
+    def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Mean of the last hidden states over each text's tokens, L2-normalised; (n, hidden) float32."""
+        raise NotImplementedError
 
     def close(self) -> None:
         """Free the model now (llama-cpp-python's own finaliser can fail at interpreter exit)."""

@@ -13,11 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pluralign.lm.base import Prompt, Score, as_messages, check_sampling
+import numpy as np
+
+from pluralign.lm.base import Progress, Prompt, Score, as_messages, check_sampling, option_logprobs_by_scoring
 
 
 class ScoringUnsupported(RuntimeError):
     """The server cannot return prompt log-probs (completions with echo + logprobs)."""
+
+
+class EmbeddingsUnsupported(RuntimeError):
+    """The server has no ``/v1/embeddings`` for this model."""
 
 
 class OpenAIBackend:
@@ -131,3 +137,25 @@ class OpenAIBackend:
             if progress:
                 progress(1)
         return scores
+
+    def option_logprobs(self, prompts: Sequence[Prompt], options: Sequence[str],
+                        progress: Progress | None = None) -> np.ndarray:
+        """Summed log-prob of each option after each prompt (echoed completion log-probs), (n_prompts, n_options)."""
+        return option_logprobs_by_scoring(self, prompts, options, progress=progress)
+
+    def embed(self, texts: Sequence[str], progress: Progress | None = None, batch_size: int = 64) -> np.ndarray:
+        """The server's ``/v1/embeddings`` for each text, L2-normalised; (n, dim) float32."""
+        from openai import APIStatusError
+
+        texts = list(texts)
+        out = []
+        for start in range(0, len(texts), batch_size):
+            try:
+                resp = self.client.embeddings.create(model=self.model, input=texts[start:start + batch_size])
+            except APIStatusError as err:
+                raise EmbeddingsUnsupported(f"{self.name} refused /v1/embeddings: {err}") from None
+            vectors = np.array([d.embedding for d in sorted(resp.data, key=lambda d: d.index)], dtype=np.float32)
+            out.append(vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12))
+            if progress:
+                progress(len(vectors))
+        return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
