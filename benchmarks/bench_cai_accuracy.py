@@ -84,7 +84,7 @@ def main() -> None:
 
     import torch
 
-    from pluralign.feedback.choice import calibrate, letter_probabilities, next_token_pair, order_average
+    from pluralign.feedback.choice import calibrate, letter_probabilities, order_average, yes_probabilities
     from pluralign.feedback.evaluate import (content_free_question, options_of, read_items, score, solved_prefix,
                                              swap_options, yes_no_probabilities)
     from pluralign.lm import load_model
@@ -104,8 +104,6 @@ def main() -> None:
     questions = [it.question for it in items]
     swapped = [swap_options(q) for q in questions]
     t0 = time.perf_counter()
-
-    model = lm._generation_model() if args.low_precision else lm.model
 
     def ask(texts, chat=False, prefix=""):
         texts = [prefix + t for t in texts]
@@ -143,13 +141,12 @@ def main() -> None:
 
     if not all("harmful" in options_of(q)[0] and "harmful" not in options_of(q)[1] for q in questions):
         sys.exit("the yes/no rows read P(Yes) as P(A): they need (A) to be the 'harmful' option, as in HarmfulVsEthical")
-    yes_no = [lm.tokenizer.convert_tokens_to_ids(t) for t in ("Yes", "No")]
     asks = [[{"role": "user", "content": f"{c}{t}\n\n{YES_NO_QUESTION}"}] for c, t in zip(contexts, turns)]
-    harmful = logit(next_token_pair(lm, [lm.encode_prompt(a) for a in asks], yes_no, model=model))  # P(A)
+    harmful = logit(yes_probabilities(lm, asks, low_precision=args.low_precision))  # P(A)
     add("chat: principle as a yes/no question", sigmoid(harmful))
     add("chat: principle as a yes/no question + batch calibration", sigmoid(harmful - harmful.mean()))
     asks = [[{"role": "user", "content": f"{c}{t}\n\n{CONTRAST_QUESTION}"}] for c, t in zip(contexts, turns)]
-    ethical = logit(next_token_pair(lm, [lm.encode_prompt(a) for a in asks], yes_no, model=model))  # P(B)
+    ethical = logit(yes_probabilities(lm, asks, low_precision=args.low_precision))  # P(B)
     add("chat: yes/no 'ethical?' (Yes = B) + batch calibration", sigmoid(-(ethical - ethical.mean())))
     add("chat: 'harmful?' minus 'ethical?' log-odds + batch calibration",
         sigmoid((harmful - ethical) - (harmful - ethical).mean()))

@@ -1,5 +1,7 @@
 import pytest
 
+from pluralign.lm.base import option_logprobs_by_scoring
+
 
 class ScoreOnly:
     """A model seen only through the protocol's score(), as a remote backend would be: every question is
@@ -8,8 +10,11 @@ class ScoreOnly:
     def __init__(self, lm):
         self.lm, self.name = lm, "score-only"
 
-    def score(self, prompts, continuations):
-        return self.lm.score(prompts, continuations)
+    def score(self, prompts, continuations, progress=None):
+        return self.lm.score(prompts, continuations, progress=progress)
+
+    def option_logprobs(self, prompts, options, progress=None, low_precision=False):
+        return option_logprobs_by_scoring(self, prompts, options, progress=progress)
 
 
 @pytest.fixture(scope="session")

@@ -29,8 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pluralign.feedback.choice import (calibrate, clamp, letter_probabilities, order_average,
-                                       shared_stem_probabilities)
+from pluralign.feedback.choice import calibrate, clamp, letter_probabilities, order_average
 from pluralign.feedback.fewshot import ChoiceExample, load_choice_examples, load_cot_examples
 from pluralign.feedback.pairs import Pair
 from pluralign.lm.base import LanguageModel, as_messages
@@ -129,7 +128,7 @@ class AIFeedback:
     """Labels response pairs with a model and a constitution.
 
     Args:
-        lm: any backend; the transformers one reads both letters from one forward pass.
+        lm: any backend (through the model protocol's ``option_logprobs``).
         constitution: principles with ``choice_prompt``.
         config: :class:`LabelConfig`.
         examples: solved choice examples (the package's own by default, see :mod:`pluralign.feedback.fewshot`).
@@ -163,28 +162,18 @@ class AIFeedback:
             p = self._ask_cot(items, progress)
             return order_average(p, self._ask_cot([(c, pr, b, a) for c, pr, a, b in items], progress)) \
                 if self.config.both_orders else p
-        if self.config.both_orders and not self.config.chat and hasattr(self.lm, "encode_prompt"):
-            p_ab, p_ba = self._letters_shared(items, progress)
+        questions = [self.question(*item) for item in items]
+        if self.config.both_orders:
+            # One call for both orders: the backend computes what the two orders of a question share once.
+            both = self._letters(questions + [self.question(c, pr, b, a) for c, pr, a, b in items], progress)
+            p_ab, p_ba = both[: len(items)], both[len(items):]
         else:
-            p_ab = self._letters([self.question(*item) for item in items], progress)
-            p_ba = self._letters([self.question(c, pr, b, a) for c, pr, a, b in items], progress) \
-                if self.config.both_orders else None
+            p_ab, p_ba = self._letters(questions, progress), None
         if self.config.calibrate:
             bias = np.array([self.content_free_p(item[1]) for item in items])
             p_ab = calibrate(p_ab, bias)
             p_ba = calibrate(p_ba, bias) if p_ba is not None else None
         return order_average(p_ab, p_ba) if p_ba is not None else p_ab
-
-    def _letters_shared(self, items, progress) -> tuple[np.ndarray, np.ndarray]:
-        """Both orders of each question from one pass over their shared stem (transformers backend, raw text)."""
-        stems, endings = [], []
-        for conv, principle, first, second in items:
-            instruction = choice_instruction(principle)
-            stems.append(fewshot_block(self.examples, instruction) + choice_stem(conv, instruction))
-            endings.append([choice_options(first, second), choice_options(second, first)])
-        out = shared_stem_probabilities(self.lm, stems, endings, low_precision=self.config.low_precision,
-                                        progress=progress)
-        return out[:, 0], out[:, 1]
 
     def _ask_cot(self, items, progress) -> np.ndarray:
         prompts = [self._cot_question(*item) for item in items]

@@ -24,8 +24,7 @@ import numpy as np
 
 from pluralign.errors import InputError
 from pluralign.feedback.ai_preference import CONTENT_FREE, AIFeedback
-from pluralign.feedback.choice import (calibrate, letter_probabilities, order_average, shared_stem_probabilities,
-                                       yes_probabilities)
+from pluralign.feedback.choice import calibrate, letter_probabilities, order_average, yes_probabilities
 from pluralign.feedback.fewshot import read_json_list
 from pluralign.io import iter_jsonl
 
@@ -145,14 +144,9 @@ def multiple_choice_probabilities(lm, questions: Sequence[str], *, both_orders: 
         return np.array([found[prefix + t] for t in texts])
 
     variants = [list(questions)] + ([[swap_options(q) for q in questions]] if both_orders else [])
-    if both_orders and not chat and hasattr(lm, "encode_prompt"):
-        # Both orders share the question up to its options (and all questions share ``prefix``): one pass each.
-        starts = [_OPTIONS.search(q).start() for q in questions]
-        stems = [prefix + q[:s] for q, s in zip(questions, starts)]
-        endings = [[q[s:], swapped[s:]] for q, swapped, s in zip(questions, variants[1], starts)]
-        asked = shared_stem_probabilities(lm, stems, endings, low_precision=low_precision, progress=progress).T
-    else:
-        asked = [ask(qs, progress) for qs in variants]
+    # One call for every order: both orders share the question up to its options, and all questions share
+    # ``prefix``; the backend computes what they share once.
+    asked = ask([q for qs in variants for q in qs], progress).reshape(len(variants), len(questions))
     probs = []
     for qs, p in zip(variants, asked):
         if calibrate_content_free:

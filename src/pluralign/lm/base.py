@@ -5,7 +5,8 @@
 given its prompt, and how many tokens it took.
 ``option_logprobs(prompts, options) -> ndarray (n_prompts, n_options)``: summed log-probability (nats) of each of a
 few alternative continuations (``"(A"``/``"(B"``, ``" Yes"``/``" No"``, ``"Agree"``/``"Disagree"``/``"Pass"``) after
-each prompt. Unnormalised; :func:`option_distribution` normalises over the options. Backends compute what the
+each prompt (``low_precision``: a backend with a faster lower-precision copy of its weights may read the options from
+it; others ignore it). Unnormalised; :func:`option_distribution` normalises over the options. Backends compute what the
 options (and consecutive prompts) share once where they can; the figures equal :meth:`score` on each pair.
 ``embed(texts) -> ndarray (n_texts, hidden) float32``: the mean over each text's tokens of the model's last hidden
 states, L2-normalised (so cosine similarity is a dot product). Texts are raw strings, no chat template.
@@ -57,7 +58,7 @@ class LanguageModel(Protocol):
               progress: Progress | None = None) -> list[Score]: ...
 
     def option_logprobs(self, prompts: Sequence[Prompt], options: Sequence[str],
-                        progress: Progress | None = None) -> np.ndarray: ...
+                        progress: Progress | None = None, *, low_precision: bool = False) -> np.ndarray: ...
 
     def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray: ...
 

@@ -15,7 +15,7 @@ import torch
 
 import numpy as np
 
-from pluralign.lm.base import Progress, Prompt, Score, as_messages, check_sampling, option_logprobs_by_scoring
+from pluralign.lm.base import Progress, Prompt, Score, as_messages, check_options, check_sampling
 from pluralign.lm.cache import resolve_model_path
 
 
@@ -197,9 +197,24 @@ class HFBackend:
 
     # ---- options and embeddings --------------------------------------------------------------------------
     def option_logprobs(self, prompts: Sequence[Prompt], options: Sequence[str],
-                        progress: Progress | None = None) -> np.ndarray:
-        """Summed log-prob (nats) of each option after each prompt, shape (n_prompts, n_options)."""
-        return option_logprobs_by_scoring(self, prompts, options, progress=progress)
+                        progress: Progress | None = None, *, low_precision: bool = False,
+                        prompts_per_pass: int | None = None) -> np.ndarray:
+        """Summed log-prob (nats) of each option after each prompt, shape (n_prompts, n_options).
+
+        Prompt and option are tokenized separately and joined, as :meth:`score` does, and the figures equal
+        :meth:`score` of each pair; what prompts and options share is computed once (:mod:`pluralign.lm.prefix`).
+        low_precision: read the options from the weights generation uses (bf16 on a GPU or a bf16-capable CPU,
+        about 2x faster; decisions agree with fp32 on ~96% of questions). prompts_per_pass: prompts batched per
+        forward pass (default: ``batch_size`` on accelerators, 1 on a CPU, where padding costs more than it saves).
+        """
+        from pluralign.lm.prefix import option_logprobs as shared_prefix_logprobs
+
+        check_options(prompts, options)
+        model = self._generation_model() if low_precision else self.model
+        option_rows = [self.tokenizer(o, add_special_tokens=False)["input_ids"] for o in options]
+        per_pass = prompts_per_pass or (self.batch_size if self.device.type != "cpu" else 1)
+        return shared_prefix_logprobs(model, self.tokenizer.pad_token_id, [self.encode_prompt(p) for p in prompts],
+                                      option_rows, device=self.device, prompts_per_pass=per_pass, progress=progress)
 
     @torch.inference_mode()
     def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:

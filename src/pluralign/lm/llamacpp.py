@@ -90,7 +90,7 @@ class LlamaCppBackend:
         return scores
 
     def option_logprobs(self, prompts: Sequence[Prompt], options: Sequence[str],
-                        progress: Progress | None = None) -> np.ndarray:
+                        progress: Progress | None = None, *, low_precision: bool = False) -> np.ndarray:
         """Summed log-prob of each option after each prompt, (n_prompts, n_options)."""
         return option_logprobs_by_scoring(self, prompts, options, progress=progress)
 

@@ -61,3 +61,23 @@ def save_tiny_model(directory: str | Path, seed: int = 0, **kwargs) -> Path:
     model.save_pretrained(directory)
     tok.save_pretrained(directory)
     return directory
+
+
+def tiny_gemma3(seed: int = 0, hidden_size: int = 32, layers: int = 3, heads: int = 4, sliding_window: int = 4):
+    """(model, tokenizer): a Gemma 3 text model with sliding-window layers (window ``sliding_window`` tokens)
+    between full-attention ones, as Gemma 3 270M has: the architecture whose cache cannot be cropped."""
+    import torch
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    tok = tiny_tokenizer()
+    config = Gemma3TextConfig(
+        vocab_size=len(tok), hidden_size=hidden_size, intermediate_size=hidden_size * 2, num_hidden_layers=layers,
+        num_attention_heads=heads, num_key_value_heads=1, head_dim=hidden_size // heads,
+        sliding_window=sliding_window, layer_types=["sliding_attention", "full_attention", "sliding_attention"][:layers]
+        + ["sliding_attention"] * max(0, layers - 3), max_position_embeddings=1024,
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = Gemma3ForCausalLM(config)
+    model.eval()
+    return model, tok
