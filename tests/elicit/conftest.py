@@ -46,3 +46,24 @@ def conversation(store):
         store.add_statement(process, text, moderated=1)
     return store, process, token
 
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path):
+    """A database another process can open (``pluralign serve --db``): a SQLite path, or a PostgreSQL URL whose
+    search_path is a throwaway schema."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "served.db")
+        return
+    from sqlalchemy import create_engine, text
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()

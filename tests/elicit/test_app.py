@@ -32,7 +32,7 @@ def make_site(store):
     for text in ("The AI should be honest.", "The AI should not give medical advice.",
                  "<script>alert('x')</script> must show as text"):
         store.add_statement(process, text, moderated=1)
-    return store, TestClient(create_app(store, rate=50, burst=50)), process, token
+    return store, TestClient(create_app(store, rate=50, burst=50, address_rate=0)), process, token
 
 
 @pytest.fixture

@@ -15,10 +15,11 @@ from sqlalchemy import insert, select
 
 from pluralign.elicit import schema as S
 from pluralign.elicit.routing import shuffle_key
-from pluralign.elicit.store import ProcessInfo, Rejected, Store, now_ms
+from pluralign.elicit.store import ProcessInfo, Rejected, Store, dialect_insert, check_text, now_ms, shown
 
 STRENGTHS = {4: "much better", 3: "better", 2: "slightly better", 1: "barely better"}
 """The 8-point scale's wording per side, strongest first."""
+ROLES = ("system", "user", "assistant")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,14 @@ def validate_items(items: list[dict]) -> list[dict]:
             raise Rejected(422, f"item {i}: 'responses' must be a list of 2 or more non-empty texts", field="items")
         if len(set(responses)) != len(responses):
             raise Rejected(422, f"item {i}: responses must be distinct", field="items")
+        prompt = item["prompt"]
+        messages = [prompt] if isinstance(prompt, str) else prompt if isinstance(prompt, list) else None
+        if not messages or not all(isinstance(m, str) or (isinstance(m, dict) and m.get("role") in ROLES
+                                                          and isinstance(m.get("content"), str)) for m in messages):
+            raise Rejected(422, f"item {i}: 'prompt' must be a text or a list of {{role, content}} with a role in "
+                                f"{list(ROLES)}", field="items")
+        for text in responses + [m if isinstance(m, str) else m["content"] for m in messages]:
+            check_text(text, f"item {i}")
     return items
 
 
@@ -67,8 +76,9 @@ def display_order(participant_key: str, number: int, k: int) -> list[int]:
     return sorted(range(k), key=lambda i: shuffle_key(f"{participant_key}:{number}", i))
 
 
-def next_item(store: Store, process: ProcessInfo, participant: int, participant_key: str):
-    """(the next unjudged item as an :class:`ItemView` or None, remaining count)."""
+def next_item(store: Store, process: ProcessInfo, participant: int | None, participant_key: str):
+    """(the next unjudged item as an :class:`ItemView` or None, remaining count); ``participant`` None: a
+    browser that has not judged yet."""
     judged = select(S.Judgement.item_id).where(S.Judgement.participant_id == participant)
     with store.engine.connect() as conn:
         rows = conn.execute(select(S.Item.number, S.Item.prompt, S.Item.responses).where(
@@ -93,9 +103,9 @@ def judge_pair(store: Store, process: ProcessInfo, participant: int, participant
                side: str, strength: int) -> None:
     """Record "``side`` (a/b, as shown) is better" with ``strength`` 1..4 on a two-response item."""
     if side not in ("a", "b"):
-        raise Rejected(422, f"choice must be 'a' or 'b', got {side!r}", field="choice")
+        raise Rejected(422, f"choice must be 'a' or 'b', got {shown(side)}", field="choice")
     if strength not in STRENGTHS:
-        raise Rejected(422, f"strength must be 1, 2, 3 or 4, got {strength!r}", field="strength")
+        raise Rejected(422, f"strength must be 1, 2, 3 or 4, got {shown(strength)}", field="strength")
     with store.writing() as conn:
         item_id, k = _item(conn, process, number)
         if k != 2:
@@ -109,6 +119,8 @@ def judge_rank(store: Store, process: ProcessInfo, participant: int, number: int
     """Record a ranking: ``ranks`` maps each response index to its rank (1 = best; equal ranks tie)."""
     with store.writing() as conn:
         item_id, k = _item(conn, process, number)
+        if k == 2:
+            raise Rejected(422, f"item {number} has 2 responses: choose A or B on its scale instead", field="item")
         if sorted(ranks) != list(range(k)):
             raise Rejected(422, f"item {number}: give a rank to each of its {k} responses", field="rank")
         if not all(1 <= r <= k for r in ranks.values()):
@@ -117,12 +129,17 @@ def judge_rank(store: Store, process: ProcessInfo, participant: int, number: int
         _save(conn, process, item_id, participant, order=json.dumps(tiers))
 
 
+JUDGED = ("shown_a", "choice", "strength", "order", "created_at")
+
+
 def _save(conn, process: ProcessInfo, item_id: int, participant: int, **fields) -> None:
-    """One judgement per participant and item: a new one replaces the old."""
-    conn.execute(S.Judgement.__table__.delete().where(S.Judgement.participant_id == participant,
-                                                       S.Judgement.item_id == item_id))
-    conn.execute(insert(S.Judgement).values(process_id=process.id, item_id=item_id, participant_id=participant,
-                                            created_at=now_ms(), **fields))
+    """One judgement per participant and item: an upsert, so a new one replaces the old atomically (two
+    concurrent submissions cannot both insert)."""
+    row = {name: None for name in JUDGED} | fields | {"created_at": now_ms()}
+    stmt = dialect_insert(conn.dialect.name)(S.Judgement.__table__).values(
+        process_id=process.id, item_id=item_id, participant_id=participant, **row)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["participant_id", "item_id"],
+                                            set_={name: stmt.excluded[name] for name in JUDGED}))
 
 
 def judgements(store: Store, process: ProcessInfo) -> list[dict]:

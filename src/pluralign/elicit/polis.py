@@ -214,6 +214,15 @@ def _summary(process: ProcessInfo, people, by_person, authored, statements) -> d
     }
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell):
+    """A text cell that a spreadsheet shows as text: one starting like a formula gets a leading ``'`` (OWASP,
+    "CSV Injection"). Numbers (vote codes such as -1) are left as they are."""
+    return "'" + cell if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
+
+
 def _write_csv(path: Path, header: list[str] | None, rows) -> int:
     n = 0
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
@@ -221,7 +230,7 @@ def _write_csv(path: Path, header: list[str] | None, rows) -> int:
         if header is not None:
             writer.writerow(header)
         for row in rows:
-            writer.writerow(row)
+            writer.writerow([spreadsheet_safe(cell) for cell in row])
             n += 1
     return n
 

@@ -9,7 +9,12 @@ Tables (SQLAlchemy 2 ORM; the hot vote path uses the same tables through Core):
 - ``votes``: the current vote of a participant on a statement (one per pair; a re-vote replaces it) and
   ``vote_events``: every vote ever cast, append-only (Polis ``votes.csv`` is this log).
 - ``items`` (a prompt with 2+ responses) and ``judgements`` (an A/B choice with strength, or a ranking).
+  Text tasks reuse ``items`` (no response to show, or the one to edit) and keep what participants wrote in
+  ``submissions``, one row per participant and item (task_store.py).
 - ``settings``: server secrets that must survive restarts (the CSRF key).
+- ``counters``: the next participant and statement number of each process, taken by an atomic
+  ``UPDATE ... RETURNING`` in the inserting transaction (concurrent writers queue on the row lock instead of
+  colliding on ``max + 1``).
 
 The database records its schema version in ``schema_version``. :func:`migrate` applies the ordered
 :data:`MIGRATIONS` above that version, refuses a database newer than this code, and then checks that every
@@ -34,7 +39,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    insert,
     inspect,
+    literal,
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -132,6 +140,41 @@ class Judgement(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class Counter(Base):
+    __tablename__ = "counters"
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)  # the numbered table
+    next: Mapped[int] = mapped_column(Integer)
+
+
+NUMBERED = {"participants": Participant, "statements": Statement}
+"""Tables whose per-process ``number`` comes from ``counters``."""
+
+
+def init_counters(conn: Connection, process_id: int | None = None) -> None:
+    """Start the counters of one process (or all) after their highest number so far."""
+    for name, model in NUMBERED.items():
+        query = select(Process.id, literal(name), func.coalesce(func.max(model.number) + 1, 0)).outerjoin(
+            model, model.process_id == Process.id).group_by(Process.id)
+        if process_id is not None:
+            query = query.where(Process.id == process_id)
+        conn.execute(insert(Counter).from_select(["process_id", "name", "next"], query))
+
+
+class Submission(Base):
+    """What a participant wrote for an item of a text task: an answer, or the edited response."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("participant_id", "item_id"), Index("ix_submissions_process", "process_id"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)  # first submission
+    updated_at: Mapped[int] = mapped_column(BigInteger)  # latest (a resubmission replaces the text)
+
+
 class Setting(Base):
     __tablename__ = "settings"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -145,7 +188,16 @@ def _v1_initial_tables(conn: Connection) -> None:
     Base.metadata.create_all(conn)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial_tables]
+def _v2_counters(conn: Connection) -> None:
+    Counter.__table__.create(conn, checkfirst=True)
+    init_counters(conn)
+
+
+def _v3_submissions(conn: Connection) -> None:
+    Submission.__table__.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial_tables, _v2_counters, _v3_submissions]
 """Ordered migrations; ``MIGRATIONS[i]`` takes a database from version ``i`` to ``i + 1``. Append only."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

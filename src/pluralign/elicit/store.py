@@ -16,12 +16,13 @@ import secrets
 import threading
 import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from pluralign.elicit import schema as S
 from pluralign.elicit.engine import WRITE_OPTION, is_sqlite, make_engine
@@ -33,6 +34,8 @@ MIN_STATEMENT_CHARS = 3
 MAX_STATEMENT_CHARS = 400
 VOTE_WORDS = {"agree": 1, "disagree": -1, "pass": 0}
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+PROCESS_PATHS = {"conversation": "c", "comparison": "t", "demonstration": "d", "edit": "e"}
+"""Process kind -> the first segment of its participants' address (text tasks: task_store.py)."""
 
 
 class Rejected(InputError):
@@ -53,6 +56,11 @@ class ProcessInfo:
     min_votes: int
     meta: dict
 
+    @property
+    def path(self) -> str:
+        """The participants' page."""
+        return f"/{PROCESS_PATHS[self.kind]}/{self.slug}"
+
 
 def now_ms() -> int:
     return int(time.time() * 1000)
@@ -66,9 +74,11 @@ class Store:
     """All reads and writes of the elicitation database. ``db``: a SQLite path or a SQLAlchemy URL.
 
     Opening a store creates or migrates the schema. Writes take ``self.write_lock`` on SQLite (one writer).
+    cache_size: participant ids kept in memory (least recently used dropped first).
     """
 
-    def __init__(self, db: str | Engine, *, router: Router = priority_then_random, pg_schema: str | None = None):
+    def __init__(self, db: str | Engine, *, router: Router = priority_then_random, pg_schema: str | None = None,
+                 cache_size: int = 10_000):
         self.engine = db if isinstance(db, Engine) else make_engine(db, pg_schema=pg_schema)
         self.sqlite = is_sqlite(self.engine)
         self.router = router
@@ -79,9 +89,18 @@ class Store:
         self._upsert_vote = CompiledStatement(upsert_vote_statement(self.engine.dialect.name), self.engine,
                                               VOTE_COLUMNS)
         self._log_vote = CompiledStatement(insert(S.VoteEvent.__table__), self.engine, VOTE_COLUMNS)
-        S.migrate(self.engine)
-        self._processes: dict[str, ProcessInfo] = {}
-        self._participants: dict[tuple[int, str], int] = {}
+        self._insert_participant = (dialect_insert(self.engine.dialect.name)(S.Participant.__table__)
+                                    .on_conflict_do_nothing(index_elements=["process_id", "anon_id"])
+                                    .returning(S.Participant.id))
+        try:
+            S.migrate(self.engine)
+        except DBAPIError as err:  # a folder, a file that is not a database, a server that does not answer
+            self.engine.dispose()
+            reason = " ".join(str(err.orig).split())[:200]
+            raise InputError(f"cannot open the database: {reason}",
+                             path=self.engine.url.render_as_string(hide_password=True)) from None
+        self._processes = BoundedCache(1_000)
+        self._participants = BoundedCache(cache_size)
 
     @contextmanager
     def writing(self):
@@ -101,15 +120,17 @@ class Store:
         fill: called with (connection, process id) in the same transaction, to add the process's content, so
         a failure leaves nothing behind.
         """
-        if kind not in ("conversation", "comparison"):
-            raise Rejected(422, f"kind must be 'conversation' or 'comparison', got {kind!r}", field="kind")
+        if kind not in PROCESS_PATHS:
+            raise Rejected(422, f"kind must be one of {list(PROCESS_PATHS)}, got {shown(kind)}", field="kind")
         if not title.strip():
             raise Rejected(422, "title is empty", field="title")
-        if min_votes < 0:
-            raise Rejected(422, "min_votes must be >= 0", field="min_votes")
+        if isinstance(min_votes, bool) or not isinstance(min_votes, int) or not 0 <= min_votes < 2**31:
+            raise Rejected(422, f"min_votes must be a whole number >= 0, got {shown(min_votes)}", field="min_votes")
+        for name, value in (("title", title), ("instructions", instructions)):
+            check_text(value, name)
         slug = slug or secrets.token_hex(4)
-        if not SLUG_RE.match(slug):
-            raise Rejected(422, f"slug {slug!r} must be lowercase letters, digits and '-' (max 64)", field="slug")
+        if not isinstance(slug, str) or not SLUG_RE.match(slug):
+            raise Rejected(422, f"slug {shown(slug)} must be lowercase letters, digits and '-' (max 64)", field="slug")
         token = token or secrets.token_urlsafe(24)
         with self.writing() as conn:
             try:
@@ -121,6 +142,7 @@ class Store:
                 raise Rejected(409, f"a process with slug {slug!r} already exists", field="slug") from None
             if fill is not None:
                 fill(conn, process_id)
+            S.init_counters(conn, process_id)
         return self.process(slug), token
 
     def create_conversation(self, title: str, statements: list[str] = (), *, min_votes: int = 40,
@@ -149,14 +171,14 @@ class Store:
         info = self._processes.get(slug)
         if info is None:
             if not SLUG_RE.match(slug):
-                raise Rejected(404, f"no process named {slug!r}")
+                raise Rejected(404, f"no process named {shown(slug)}")
             with self.engine.connect() as conn:
                 row = conn.execute(select(S.Process.__table__).where(S.Process.slug == slug)).first()
             if row is None:
                 raise Rejected(404, f"no process named {slug!r}")
             info = ProcessInfo(row.id, row.slug, row.kind, row.title, row.instructions, row.min_votes,
                                json.loads(row.meta or "{}"))
-            self._processes[slug] = info
+            self._processes.put(slug, info)
         return info
 
     def processes(self) -> list[ProcessInfo]:
@@ -188,52 +210,54 @@ class Store:
 
     # --- participants ----------------------------------------------------------------------------------
 
-    def participant(self, process: ProcessInfo, anon_id: str) -> int:
-        """The participant id of browser ``anon_id`` in ``process``, created on first sight."""
+    def find_participant(self, process: ProcessInfo, anon_id: str) -> int | None:
+        """The participant id of browser ``anon_id`` in ``process``, or None before its first write (reads only)."""
         key = (process.id, anon_id)
         pid = self._participants.get(key)
         if pid is None:
             with self.engine.connect() as conn:
                 pid = conn.execute(select(S.Participant.id).where(
                     S.Participant.process_id == process.id, S.Participant.anon_id == anon_id)).scalar()
-            if pid is None:
-                pid = self._insert_numbered(S.Participant, process.id, anon_id=anon_id, created_at=now_ms())
-            self._participants[key] = pid
+            if pid is not None:
+                self._participants.put(key, pid)
         return pid
 
-    def _insert_numbered(self, model, process_id: int, **values) -> int:
-        """Insert a row with the next per-process ``number``; retries when a concurrent writer took it."""
-        for _ in range(10):
+    def participant(self, process: ProcessInfo, anon_id: str) -> int:
+        """The participant id of browser ``anon_id`` in ``process``, created on its first write."""
+        pid = self.find_participant(process, anon_id)
+        if pid is None:
             try:
                 with self.writing() as conn:
-                    number = conn.execute(select(func.coalesce(func.max(model.number) + 1, 0))
-                                          .where(model.process_id == process_id)).scalar_one()
-                    return conn.execute(insert(model).values(process_id=process_id, number=number, **values)
-                                        .returning(model.id)).scalar_one()
-            except IntegrityError:
-                if "anon_id" in values:  # the same browser raced itself: use the row that won
-                    self._participants.clear()
-                    with self.engine.connect() as conn:
-                        pid = conn.execute(select(model.id).where(model.process_id == process_id,
-                                                                  model.anon_id == values["anon_id"])).scalar()
-                    if pid is not None:
-                        return pid
-        raise Rejected(503, "the server is busy; try again")
+                    number = self._take_number(conn, process.id, "participants")
+                    pid = conn.execute(self._insert_participant.values(
+                        process_id=process.id, number=number, anon_id=anon_id, created_at=now_ms())).scalar()
+                    if pid is None:  # the same browser raced itself and won: give its number back
+                        raise _Lost
+            except _Lost:
+                pid = self.find_participant(process, anon_id)
+            self._participants.put((process.id, anon_id), pid)
+        return pid
+
+    def _take_number(self, conn: Connection, process_id: int, table: str) -> int:
+        """The next ``number`` of ``table`` in the process, in the caller's transaction (the row lock
+        serialises concurrent writers on PostgreSQL; a rolled-back insert gives its number back)."""
+        c = S.Counter
+        return conn.execute(update(c).where(c.process_id == process_id, c.name == table)
+                            .values(next=c.next + 1).returning(c.next)).scalar_one() - 1
 
     # --- statements and votes --------------------------------------------------------------------------
 
     def add_statement(self, process: ProcessInfo, text: str, *, author: int | None = None,
                       moderated: int = 0) -> int:
         """Add a statement (participants' go to the moderation queue: ``moderated=0``); returns its number."""
-        self._require_kind(process, "conversation")
+        self.require_kind(process, "conversation")
         text = validate_statement_text(text)
-        return self._number_of(S.Statement, self._insert_numbered(
-            S.Statement, process.id, text=text, author_id=author, moderated=moderated, priority=0.0,
-            created_at=now_ms()))
-
-    def _number_of(self, model, row_id: int) -> int:
-        with self.engine.connect() as conn:
-            return conn.execute(select(model.number).where(model.id == row_id)).scalar_one()
+        with self.writing() as conn:
+            number = self._take_number(conn, process.id, "statements")
+            conn.execute(insert(S.Statement).values(process_id=process.id, number=number, text=text,
+                                                    author_id=author, moderated=moderated, priority=0.0,
+                                                    created_at=now_ms()))
+        return number
 
     def moderate(self, process: ProcessInfo, number: int, accept: bool) -> None:
         """Accept (shown to participants) or reject (hidden) statement ``number``."""
@@ -244,17 +268,20 @@ class Store:
         if not done:
             raise Rejected(404, f"statement {number} not found in {process.slug!r}")
 
-    def statements(self, process: ProcessInfo, moderated: int | None = None) -> list:
-        """Rows (number, text, author_id, moderated, created_at), by number; optionally one moderation state."""
+    def statements(self, process: ProcessInfo, moderated: int | None = None, *, limit: int | None = None,
+                   offset: int = 0) -> list:
+        """Rows (number, text, author_id, moderated, created_at), by number; optionally one moderation state
+        and one page (``limit`` rows from ``offset``)."""
         q = select(S.Statement.number, S.Statement.text, S.Statement.author_id, S.Statement.moderated,
                    S.Statement.created_at).where(S.Statement.process_id == process.id)
         if moderated is not None:
             q = q.where(S.Statement.moderated == moderated)
         with self.engine.connect() as conn:
-            return conn.execute(q.order_by(S.Statement.number)).all()
+            return conn.execute(q.order_by(S.Statement.number).limit(limit).offset(offset)).all()
 
-    def next_statement(self, process: ProcessInfo, participant: int, participant_key: str):
-        """(the statement row to show next or None, remaining unseen count, votes cast)."""
+    def next_statement(self, process: ProcessInfo, participant: int | None, participant_key: str):
+        """(the statement row to show next or None, remaining unseen count, votes cast); ``participant`` None:
+        a browser that has not written yet."""
         voted = select(S.Vote.statement_id).where(S.Vote.participant_id == participant)
         with self.engine.connect() as conn:
             unseen = conn.execute(select(S.Statement.number, S.Statement.priority).where(
@@ -300,12 +327,44 @@ class Store:
                 "queued statements": count(S.Statement, S.Statement.moderated == 0),
                 "rejected statements": count(S.Statement, S.Statement.moderated == -1),
                 "judgements": count(S.Judgement),
+                "texts written": count(S.Submission),
             }.items()}
         return n
 
-    def _require_kind(self, process: ProcessInfo, kind: str) -> None:
+    def require_kind(self, process: ProcessInfo, kind: str) -> None:
         if process.kind != kind:
             raise Rejected(404, f"{process.slug!r} is a {process.kind}, not a {kind}")
+
+
+class _Lost(Exception):
+    """A concurrent transaction inserted the same row first."""
+
+
+class BoundedCache:
+    """A thread-safe mapping that keeps the ``size`` most recently used entries."""
+
+    def __init__(self, size: int):
+        self.size, self._data, self._lock = size, OrderedDict(), threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, key):
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+            return self._data.get(key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
 
 
 class _NoLock:
@@ -319,13 +378,18 @@ class _NoLock:
 VOTE_COLUMNS = ["process_id", "participant_id", "statement_id", "value", "created_at"]
 
 
+def dialect_insert(dialect: str):
+    """The dialect's ``insert``, which has ``on_conflict_do_update`` / ``on_conflict_do_nothing``."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def upsert_vote_statement(dialect: str):
     """INSERT ... ON CONFLICT (participant, statement) DO UPDATE: the current vote, replaced by a re-vote."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(S.Vote.__table__)
+    stmt = dialect_insert(dialect)(S.Vote.__table__)
     return stmt.on_conflict_do_update(index_elements=["participant_id", "statement_id"],
                                       set_={"value": stmt.excluded.value, "created_at": stmt.excluded.created_at})
 
@@ -339,20 +403,57 @@ def parse_vote(value: int | str) -> int:
         try:
             value = int(word)
         except ValueError:
-            raise Rejected(422, f"vote must be agree, disagree or pass, got {value!r}", field="vote") from None
-    if value not in (-1, 0, 1):
-        raise Rejected(422, f"vote must be 1, -1 or 0, got {value!r}", field="vote")
+            raise Rejected(422, f"vote must be agree, disagree or pass, got {shown(value)}", field="vote") from None
+    if isinstance(value, bool) or value not in (-1, 0, 1):
+        raise Rejected(422, f"vote must be 1, -1 or 0, got {shown(value)}", field="vote")
     return int(value)
 
 
+def shown(value, limit: int = 40) -> str:
+    """``repr`` of a refused value for a message, cut to ``limit`` characters (messages never echo megabytes)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(str(value)):,} characters)"
+
+
+BIDI_OPENERS = {"\u202a": "embed", "\u202b": "embed", "\u202d": "embed", "\u202e": "embed",
+                "\u2066": "isolate", "\u2067": "isolate", "\u2068": "isolate"}
+BIDI_CLOSERS = {"\u202c": "embed", "\u2069": "isolate"}  # PDF, PDI (Unicode UAX #9, section 2)
+
+
+def bidi_balanced(text: str) -> bool:
+    """Whether every bidi embedding/override/isolate is closed in order (an unclosed one reverses the
+    text after it, e.g. in the moderation queue)."""
+    stack = []
+    for ch in text:
+        if ch in BIDI_OPENERS:
+            stack.append(BIDI_OPENERS[ch])
+        elif ch in BIDI_CLOSERS:
+            if not stack or stack.pop() != BIDI_CLOSERS[ch]:
+                return False
+    return not stack
+
+
+def check_text(text, field: str) -> str:
+    """A text field without control characters or lone surrogates (which no database encoding stores)."""
+    if not isinstance(text, str):
+        raise Rejected(422, f"{field} must be text, got {type(text).__name__}", field=field)
+    bad = next((ch for ch in text if unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\n\r"), None)
+    if bad is not None:
+        kind = "a lone surrogate" if unicodedata.category(bad) == "Cs" else "control characters"
+        raise Rejected(422, f"{field} contains {kind} ({ascii(bad)})", field=field)
+    return text
+
+
 def validate_statement_text(text: str) -> str:
-    """Trimmed statement text within the length limits (characters)."""
-    text = " ".join(text.split())
-    if any(unicodedata.category(ch) == "Cc" for ch in text):
-        raise Rejected(422, "statement contains control characters", field="text")
-    if len(text) < MIN_STATEMENT_CHARS:
-        raise Rejected(422, f"statement is too short (at least {MIN_STATEMENT_CHARS} characters)", field="text")
+    """Trimmed statement text within the length limits (characters), visible and with balanced bidi controls."""
+    text = " ".join(check_text(text, "text").split())
+    visible = sum(unicodedata.category(ch)[0] not in "CZM" for ch in text)  # letters, digits, punctuation, symbols
+    if visible < MIN_STATEMENT_CHARS:
+        raise Rejected(422, f"statement is too short (at least {MIN_STATEMENT_CHARS} visible characters)",
+                       field="text")
     if len(text) > MAX_STATEMENT_CHARS:
         raise Rejected(422, f"statement is too long ({len(text)} characters; at most {MAX_STATEMENT_CHARS})",
                        field="text")
+    if not bidi_balanced(text):
+        raise Rejected(422, "statement has an unclosed or unmatched bidirectional override", field="text")
     return text
