@@ -1,0 +1,96 @@
+"""``pluralign eval ...``: measure whose values a model ended up with, side by side with its baseline.
+
+Every command takes ``--model/-m`` and ``--baseline`` (optional; any model spec), subsamples with ``--limit``
+and ``--seed``, prints a table with the model's figure beside the baseline's (each with its bootstrap 95%
+interval), and writes per-item rows with ``--out``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from pluralign.cli_options import ModelOpt, SeedOpt
+
+eval_app = typer.Typer(help="Evaluate: distributional, steerable and Overton pluralism, the run's own panel, "
+                            "bias, safety, capability, and an HTML report.", no_args_is_help=True)
+
+BaselineOpt = Annotated[Optional[str], typer.Option("--baseline", help="a second model to show beside it (any "
+                                                                       "--model spec), e.g. the base model")]
+LimitOpt = Annotated[int, typer.Option("--limit", min=1, help="items drawn (seeded) from the data")]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", help="JSONL of per-item rows (written whole, or not at all)")]
+RotationsOpt = Annotated[str, typer.Option("--rotations", help="all: average over the options' cyclic rotations "
+                                                               "(position bias); none: options as given")]
+CalibrateOpt = Annotated[bool, typer.Option("--calibrate", help="also divide by a content-free question's letter "
+                                                                "probabilities")]
+
+
+def models(model: str, baseline: str | None) -> list:
+    """The model, and the baseline if one is named, loaded (offline) through :func:`pluralign.lm.load_model`."""
+    from pluralign.lm import load_model
+
+    return [load_model(spec) for spec in ([model] + ([baseline] if baseline else []))]
+
+
+def side_by_side(title: str, first: str, names: list[str], figures: list[dict], *, keys=None) -> None:
+    """Print one table: a row per key, one column per model (figures[m][key] -> Estimate or text)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(first, *names, title=title)
+    for key in keys if keys is not None else list(figures[0]):
+        table.add_row(str(key), *[str(f.get(key, "")) for f in figures])
+    Console().print(table)
+
+
+def write_rows(out: Path | None, names: list[str], row_lists: list[list[dict]]) -> None:
+    if out is None:
+        return
+    from pluralign.io import write_jsonl
+
+    write_jsonl(out, ({"model": name, **row} for name, rows in zip(names, row_lists) for row in rows))
+    typer.echo(f"rows: {out}")
+
+
+@eval_app.command("distributional")
+def distributional_cmd(
+    data: Annotated[Path, typer.Option(help="questions with group distributions: a JSONL (GlobalOpinionQA, "
+                                            "MoralChoice layout) or an OpinionQA directory")],
+    model: ModelOpt = "default",
+    baseline: BaselineOpt = None,
+    limit: LimitOpt = 40,
+    samples: Annotated[int, typer.Option(min=0, help="also estimate by sampling this many answers per "
+                                                     "question")] = 0,
+    rotations: RotationsOpt = "all",
+    calibrate: CalibrateOpt = False,
+    top: Annotated[int, typer.Option(min=1, help="groups shown in the ranked table")] = 15,
+    out: OutOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Whose opinions does the model reflect: 1 − Jensen–Shannon distance to each group's answers, ranked."""
+    from pluralign.evaluate.ask import AskConfig
+    from pluralign.evaluate.data import read_questions, subsample
+    from pluralign.evaluate.distributional import evaluate_distributional
+
+    questions = subsample(read_questions(data), limit, seed, key=lambda q: (q.id, q.header))
+    config = AskConfig(rotations=rotations, calibrate=calibrate)
+    lms = models(model, baseline)
+    results = [evaluate_distributional(lm, questions, config, samples=samples, seed=seed) for lm in lms]
+    names = [lm.name for lm in lms]
+    ranked = [g for g, _ in results[0].ranked()]
+    keys = ["overall", *ranked[:top], *(["…"] if len(ranked) > 2 * top else []), *ranked[max(top, len(ranked) - top):]]
+    figures = [{"overall": r.overall, **r.similarity} for r in results]
+    side_by_side(f"similarity 1 − JSD per group, ranked ({len({q.id for q in questions})} questions, "
+                 f"{config.label})", "group", names, figures, keys=keys)
+    if results[0].wasserstein:
+        overall = [{"1 − W1/(N−1), all groups": _pooled(r)} for r in results]
+        side_by_side("ordinal questions (Santurkar et al.)", "metric", names, overall)
+    write_rows(out, names, [r.rows for r in results])
+
+
+def _pooled(result):
+    from pluralign.evaluate.metrics import bootstrap_mean
+
+    return bootstrap_mean([r["wasserstein_similarity"] for r in result.rows if "wasserstein_similarity" in r])
