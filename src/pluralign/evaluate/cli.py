@@ -94,3 +94,35 @@ def _pooled(result):
     from pluralign.evaluate.metrics import bootstrap_mean
 
     return bootstrap_mean([r["wasserstein_similarity"] for r in result.rows if "wasserstein_similarity" in r])
+
+
+BBQ_KEYS = ("accuracy_ambiguous", "accuracy_disambiguated", "s_AMB", "s_DIS")
+
+
+@eval_app.command("bias")
+def bias_cmd(
+    data: Annotated[Path, typer.Option(help="BBQ: a directory of category JSONL files, or one file")],
+    model: ModelOpt = "default",
+    baseline: BaselineOpt = None,
+    limit: LimitOpt = 40,
+    rotations: RotationsOpt = "all",
+    calibrate: CalibrateOpt = False,
+    out: OutOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """BBQ accuracy (ambiguous, disambiguated) and bias scores s_AMB, s_DIS per category (Parrish et al.)."""
+    from pluralign.evaluate.ask import AskConfig
+    from pluralign.evaluate.bias import evaluate_bias
+    from pluralign.evaluate.data import read_bbq, subsample
+
+    items = read_bbq(data)
+    # --limit items per category and context condition, so every cell of the table has data.
+    items = [it for cell in dict.fromkeys((i.category, i.ambiguous) for i in items)
+             for it in subsample([i for i in items if (i.category, i.ambiguous) == cell], limit, seed,
+                                 key=lambda i: i.id)]
+    lms = models(model, baseline)
+    results = [evaluate_bias(lm, items, AskConfig(rotations=rotations, calibrate=calibrate), seed) for lm in lms]
+    names = [lm.name for lm in lms]
+    for key in BBQ_KEYS:
+        side_by_side(f"BBQ {key}", "category", names, [{c: f[key] for c, f in r.categories.items()} for r in results])
+    write_rows(out, names, [r.rows for r in results])

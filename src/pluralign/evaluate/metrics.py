@@ -90,3 +90,16 @@ def by_group(groups: Sequence[str], values, **kwargs) -> dict[str, Estimate]:
     groups = list(groups)
     return {g: bootstrap_mean(values[[i for i, x in enumerate(groups) if x == g]], **kwargs)
             for g in dict.fromkeys(groups)}
+
+
+def bootstrap(statistic, n: int, *, resamples: int = 1000, seed: int = 0, level: float = 0.95) -> Estimate:
+    """``statistic(indices)`` on all n items, with a percentile-bootstrap interval over resampled items
+    (for figures that are not plain means, e.g. BBQ's bias scores). NaN resamples are dropped."""
+    if n == 0:
+        return Estimate(float("nan"), float("nan"), float("nan"), 0)
+    rng = np.random.default_rng(seed)
+    values = np.array([statistic(rng.integers(0, n, size=n)) for _ in range(resamples)], dtype=np.float64)
+    values = values[np.isfinite(values)]
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail]) if len(values) else (np.nan, np.nan)
+    return Estimate(float(statistic(np.arange(n))), float(low), float(high), n)
