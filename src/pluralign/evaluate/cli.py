@@ -126,3 +126,37 @@ def bias_cmd(
     for key in BBQ_KEYS:
         side_by_side(f"BBQ {key}", "category", names, [{c: f[key] for c, f in r.categories.items()} for r in results])
     write_rows(out, names, [r.rows for r in results])
+
+
+@eval_app.command("panel")
+def panel_cmd(
+    votes: Annotated[Path, typer.Option(help="the conversation's votes: Vote JSONL, or a Polis export/API "
+                                             "directory")],
+    statements: Annotated[Optional[Path], typer.Option(help="Statement JSONL with the texts (for Vote "
+                                                            "JSONL)")] = None,
+    model: ModelOpt = "default",
+    baseline: BaselineOpt = None,
+    limit: LimitOpt = 60,
+    rotations: RotationsOpt = "all",
+    calibrate: CalibrateOpt = False,
+    out: OutOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """The model votes Agree/Disagree/Pass on each statement; compared with each opinion group's votes."""
+    from pluralign.evaluate.ask import AskConfig
+    from pluralign.evaluate.panel import evaluate_panel, panel_votes, subset
+
+    panel = subset(panel_votes(votes, statements, seed=seed), limit, seed)
+    lms = models(model, baseline)
+    results = [evaluate_panel(lm, panel, AskConfig(rotations=rotations, calibrate=calibrate), seed) for lm in lms]
+    names = [lm.name for lm in lms]
+    n = len(panel.statement_ids)
+    side_by_side(f"similarity 1 − JSD to each opinion group ({n} statements)", "group", names,
+                 [r.similarity for r in results])
+    side_by_side("sides with the group's majority (share of statements)", "group", names,
+                 [r.sides_with for r in results])
+    side_by_side("closest group (share of statements)", "group", names,
+                 [{g: f"{v:.0%}" for g, v in r.closest.items()} for r in results])
+    if panel.note:
+        typer.echo(panel.note)
+    write_rows(out, names, [r.rows for r in results])
