@@ -34,6 +34,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def serve(db: Path) -> tuple[str, subprocess.Popen]:
+    """(base URL, process): ``pluralign serve --db db`` in a subprocess on a free port, once it accepts connections."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "pluralign.cli", "serve", "--db", str(db), "--port", str(port),
+                             "--log-level", "warning"], cwd=Path(__file__).parents[2])
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return f"http://127.0.0.1:{port}", proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("server did not start")
+            time.sleep(0.2)
+
+
 @pytest.fixture
 def server(tmp_path):
     """(base URL, db path, organiser token, process): ``pluralign serve`` in a subprocess on a free port."""
@@ -44,20 +61,8 @@ def server(tmp_path):
     for text in SEEDS:
         store.add_statement(process, text, moderated=1)
     store.engine.dispose()
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "pluralign.cli", "serve", "--db", str(db), "--port", str(port),
-                             "--log-level", "warning"], cwd=Path(__file__).parents[2])
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("server did not start")
-            time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}", db, token, proc
+    base, proc = serve(db)
+    yield base, db, token, proc
     if proc.poll() is None:
         proc.kill()
         proc.wait()

@@ -37,11 +37,13 @@ from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pluralign.elicit import comparisons as C
+from pluralign.elicit import tasks_demos, tasks_edits
 from pluralign.elicit.exports import EXPORTS, export_file
 from pluralign.elicit.guard import RateLimiter, browser_id, csrf_ok, csrf_token, new_browser_cookie
 from pluralign.elicit.limits import ServerLimits
 from pluralign.elicit.perimeter import BodyLimit, SameOrigin, SecurityHeaders
 from pluralign.elicit.store import ProcessInfo, Rejected, Store, parse_vote, shown, validate_statement_text
+from pluralign.elicit.text_tasks import AppKit
 
 ANON_COOKIE = "pl_anon"
 NUMBER_RE = re.compile(r"[0-9]+")  # ASCII digits only: no signs, "_", spaces or other scripts' digits
@@ -300,6 +302,9 @@ def create_app(store: Store, limits: ServerLimits | None = None, **overrides) ->
         return FileResponse(path, media_type=media, filename=name,
                             background=BackgroundTask(shutil.rmtree, path.parent, ignore_errors=True))
 
+    kit = AppKit(store, read, write, visitor, page, guarded_form, done, int_field)
+    for task in (tasks_demos, tasks_edits):  # the text tasks' pages: /d/{slug} and /e/{slug}
+        app.include_router(task.router(kit))
     return app
 
 

@@ -5,7 +5,8 @@ records and Polis CSVs of one conversation name the same people and statements. 
 epoch. Comparisons become :class:`~pluralign.records.Comparison` records (A/B as the participant saw them,
 8-point strength 1..4) and rankings :class:`~pluralign.records.Ranking` records; both also become
 :class:`~pluralign.records.Preference` records, TRL's ``prompt``/``chosen``/``rejected`` columns (a ranking
-gives one pair per two responses in different tiers).
+gives one pair per two responses in different tiers). Text tasks give
+:class:`~pluralign.records.Demonstration` and :class:`~pluralign.records.Edit` records (task_store.py).
 """
 
 from __future__ import annotations
@@ -20,18 +21,22 @@ from pluralign.elicit import schema as S
 from pluralign.elicit.comparisons import judgements
 from pluralign.elicit.polis import POLIS_FILES, export_polis
 from pluralign.elicit.store import ProcessInfo, Rejected, Store
+from pluralign.elicit.tasks_demos import demonstrations
+from pluralign.elicit.tasks_edits import edits
 from pluralign.io import write_records
 from pluralign.records import Comparison, Participant, Preference, Provenance, Ranking, Statement, Vote
 
 EXPORTS: dict[str, tuple[str, ...]] = {
     **{name: ("conversation",) for name in POLIS_FILES},
-    "participants.jsonl": ("conversation", "comparison"),
+    "participants.jsonl": ("conversation", "comparison", "demonstration", "edit"),
     "statements.jsonl": ("conversation",),
     "votes.jsonl": ("conversation",),
     "vote-history.jsonl": ("conversation",),
     "comparisons.jsonl": ("comparison",),
     "rankings.jsonl": ("comparison",),
     "preferences.jsonl": ("comparison",),
+    "demonstrations.jsonl": ("demonstration",),
+    "edits.jsonl": ("edit",),
 }
 """Export file name -> the process kinds that have it."""
 
@@ -124,6 +129,8 @@ RECORD_EXPORTS = {
     "comparisons.jsonl": comparisons,
     "rankings.jsonl": rankings,
     "preferences.jsonl": preferences,
+    "demonstrations.jsonl": demonstrations,
+    "edits.jsonl": edits,
 }
 
 
