@@ -132,3 +132,50 @@ def test_constitution_file(tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(InputError, match="duplicate principle ids"):
         load_constitution(path)
+
+
+@pytest.mark.parametrize("data, line", [
+    (b'{"prompt": "q", "chosen": "a", "rejected": "b"}\n{"prompt": "caf\xe9"}\n', 2),  # Latin-1, not UTF-8
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\xff\xd8", 1),  # a binary file
+])
+def test_non_utf8_jsonl_is_one_line_error_with_line(tmp_path, data, line):
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(data)
+    with pytest.raises(InputError, match=rf"bad.jsonl:{line}: not UTF-8 text \(byte 0x[0-9a-f]{{2}} at column \d+\)"):
+        read_records(path, Preference)
+
+
+def test_utf8_bom_is_accepted(tmp_path):
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"prompt": "q", "chosen": "a", "rejected": "b"}\n')
+    assert read_records(path, Preference)[0].prompt == "q"
+
+
+def test_non_utf8_json_and_constitution_files(tmp_path):
+    from pluralign.constitution.formats import load
+    from pluralign.io import read_json
+
+    path = tmp_path / "constitution.json"
+    path.write_bytes(b'{\n"principles": ["\xff\xfe"]}')
+    for reader in (read_json, load):
+        with pytest.raises(InputError, match=r"constitution.json:2: not UTF-8 text"):
+            reader(path)
+
+
+def test_outputs_follow_the_umask_and_folders_are_refused(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        write_records(tmp_path / "out.jsonl", sample_records()[:1])
+        assert (tmp_path / "out.jsonl").stat().st_mode & 0o777 == 0o644
+        os.umask(0o077)
+        write_records(tmp_path / "private.jsonl", sample_records()[:1])
+        assert (tmp_path / "private.jsonl").stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(InputError, match="is a folder"):
+        write_records(tmp_path / "folder", sample_records()[:1])
+    with pytest.raises(InputError, match="is a file, not a folder"):
+        write_records(tmp_path / "out.jsonl" / "x.jsonl", sample_records()[:1])

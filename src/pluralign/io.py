@@ -1,8 +1,9 @@
 """Reading and writing records: JSONL, Parquet, one-JSON constitutions, and HF ``datasets`` in TRL's columns.
 
 Every reader validates each row and raises :class:`~pluralign.errors.InputError` naming the file, the line
-(1-based; for Parquet the row) and the field. Every writer writes to a temporary file beside the target and
-renames it into place, so a failure never leaves half a file.
+(1-based; for Parquet the row) and the field; text that is not UTF-8 (a binary file, another encoding) is such
+an error too. Every writer writes to a temporary file beside the target and renames it into place, so a
+failure never leaves half a file; the file gets the permissions the umask gives a new file.
 """
 
 from __future__ import annotations
@@ -51,15 +52,40 @@ def validate_row(cls: type[R], row: Any, *, path: str, line: int) -> R:
         raise InputError(msg, path=path, line=line, field=field) from None
 
 
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
-    """Yield (line number, parsed JSON) for each non-blank line; a parse error names the line."""
+def not_utf8(err: UnicodeDecodeError, path: str, line: int | None = None, *, column: bool = True) -> InputError:
+    """The one-line error for bytes that are not UTF-8 (``column``: the offset is within a line)."""
+    where = f"column {err.start + 1}" if column else f"offset {err.start}"
+    return InputError(f"not UTF-8 text (byte {err.object[err.start]:#04x} at {where}): is this a binary file?",
+                      path=path, line=line)
+
+
+def read_text(path: str | Path) -> str:
+    """A whole UTF-8 text file (a leading BOM dropped); unreadable or non-UTF-8 files give an InputError."""
     path = str(path)
     try:
-        fh = open(path, encoding="utf-8")
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror}", path=path) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise not_utf8(err, path, line, column=False) from None
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, parsed JSON) for each non-blank line; a parse or decoding error names the line."""
+    path = str(path)
+    try:
+        fh = open(path, "rb")
     except OSError as err:
         raise InputError(f"cannot read: {err.strerror}", path=path) from None
     with fh:
-        for lineno, text in enumerate(fh, start=1):
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as err:
+                raise not_utf8(err, path, lineno) from None
             if not text.strip():
                 continue
             try:
@@ -79,19 +105,37 @@ def read_records(path: str | Path, kind: str | type[R]) -> list[R]:
     return [validate_row(cls, row, path=path, line=lineno) for lineno, row in iter_jsonl(path)]
 
 
+def check_output_file(path: str | Path) -> Path:
+    """Refuse, before any work, an output path that cannot become a file: a folder, or a parent that is a file."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError("is a folder; give a file name to write", path=str(path))
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise InputError(f"cannot write here: {parent} is a file, not a folder", path=str(path))
+    return path
+
+
 @contextmanager
 def atomic_path(path: str | Path):
     """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds."""
-    path = Path(path)
+    path = check_output_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a written file gets what open() would give it
     try:
         yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict]) -> int:
@@ -154,11 +198,9 @@ def _read_parquet_rows(path: str) -> list[dict]:
 def read_json(path: str | Path) -> Any:
     """One JSON document from a file; errors name the file (and the line, for bad JSON)."""
     path = str(path)
+    text = read_text(path)
     try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except OSError as err:
-        raise InputError(f"cannot read: {err.strerror}", path=path) from None
+        return json.loads(text)
     except json.JSONDecodeError as err:
         raise InputError(f"invalid JSON: {err.msg}", path=path, line=err.lineno) from None
 

@@ -121,3 +121,39 @@ def test_bad_ballot_names_file_and_line(run, files):
                              "annotator": "a9"}) + "\n")
     code, _, err = run("aggregate", "--rankings", rankings, "--out", tmp / "prefs.jsonl")
     assert code == 2 and "rankings.jsonl:51" in err and "unknown candidate 'gif'" in err
+
+
+@pytest.mark.parametrize("margins, message", [
+    ({"age": {"old": "half", "young": 0.5}}, "field 'age.old': a share must be a finite number"),
+    ({"age": {"old": True, "young": 0.5}}, "field 'age.old': a share must be a finite number"),
+    ({"age": ["old", "young"]}, "field 'age': expected an object"),
+    (b"\xff\xfe{}", "not UTF-8 text"),
+])
+def test_bad_rake_margins_exit_2(run, files, margins, message):
+    tmp, rankings, people, path = files
+    path.write_bytes(margins if isinstance(margins, bytes) else json.dumps(margins).encode())
+    code, _, err = run("aggregate", "--rankings", rankings, "--weights", people, "--rake", path,
+                       "--out", tmp / "prefs.jsonl")
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not (tmp / "prefs.jsonl").exists()
+
+
+def test_infinite_weight_out_folder_and_binary_inputs_exit_2(run, files):
+    tmp, rankings, people, _ = files
+    with open(rankings, "a") as fh:
+        fh.write('{"prompt": "q0", "candidates": ["plain", "emoji"], "order": [["emoji"]], "annotator": "a9", '
+                 '"weight": Infinity}\n')
+    code, _, err = run("aggregate", "--rankings", rankings, "--out", tmp / "prefs.jsonl")
+    assert code == 2 and "weight must be a finite number" in err and "rankings.jsonl" in err
+    (tmp / "outdir").mkdir()
+    code, _, err = run("aggregate", "--rankings", rankings, "--out", tmp / "outdir")
+    assert code == 2 and "is a folder" in err and err.count("\n") == 1
+    binary = tmp / "binary.jsonl"
+    binary.write_bytes(b"\x00\x01\xff\xfe" * 64)
+    for option in ("--rankings", "--comparisons"):
+        code, _, err = run("aggregate", option, binary, "--out", tmp / "prefs.jsonl")
+        assert code == 2 and "binary.jsonl:1: not UTF-8 text" in err and err.count("\n") == 1
+    groups = tmp / "groups.json"
+    groups.write_bytes(b'{"groups": {"a0": "\xe9"}}')
+    code, _, err = run("aggregate", "--rankings", tmp / "rankings.jsonl", "--groups", groups, "--out", tmp / "p.jsonl")
+    assert code == 2 and "groups.json:1: not UTF-8 text" in err

@@ -70,3 +70,46 @@ def test_import_polis_from_the_command_line(tmp_path, capsys, shared_data):
     assert not (tmp_path / "x" / "votes.csv").exists()
     code, _, err = run(capsys, "elicit", "export", "nope", str(tmp_path / "y"), "--db", db)
     assert code == 2 and "no process named 'nope'" in err
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("lots.toml", b'kind = "conversation"\ntitle = "x"\nmin_votes = "lots"\n', "min_votes must be a whole number"),
+    ("huge.toml", b'kind = "conversation"\ntitle = "x"\nmin_votes = 99999999999999\n', "min_votes must be a whole number"),
+    ("surrogate.json", b'{"kind": "conversation", "title": "x", "statements": ["ok \\ud800 statement"]}',
+     "lone surrogate"),
+    ("title.json", b'{"kind": "conversation", "title": "bad \\udfff title"}', "title contains a lone surrogate"),
+    ("binary.toml", b"\x89PNG\r\n\x1a\n\x00\xff\xfe", "not UTF-8 text"),
+])
+def test_hostile_specs_exit_2_and_leave_no_database(tmp_path, capsys, name, data, message):
+    spec = tmp_path / name
+    spec.write_bytes(data)
+    db = tmp_path / "new.db"
+    code, _, err = run(capsys, "elicit", "create", str(spec), "--db", str(db))
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not db.exists() and list(tmp_path.iterdir()) == [spec]  # no database, no -wal/-shm
+
+
+def test_bad_database_paths_exit_2(tmp_path, capsys):
+    spec = tmp_path / "ok.toml"
+    spec.write_text('kind = "conversation"\ntitle = "Fine"\n')
+    folder = tmp_path / "folder.db"
+    folder.mkdir()
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database, just notes\n" * 50)
+    for db, message in ((folder, "cannot open the database"), (text, "cannot open the database: file is not a database"),
+                        (text / "inside.db", "cannot create the database's folder")):
+        code, _, err = run(capsys, "elicit", "create", str(spec), "--db", str(db))
+        assert code == 2 and message in err and err.count("\n") == 1, err
+    assert text.read_text() == "not a database, just notes\n" * 50
+
+
+def test_failed_import_leaves_no_database(tmp_path, capsys):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "comments.csv").write_text("timestamp,datetime,comment-id,author-id,agrees,disagrees,moderated,"
+                                         "comment-body\n1,x,0,0,0,0,1,Hello\n")
+    (folder / "votes.csv").write_text("timestamp,datetime,comment-id,voter-id,vote\n1,x,7,0,1\n")
+    db = tmp_path / "import.db"
+    code, _, err = run(capsys, "elicit", "import-polis", str(folder), "--db", str(db))
+    assert code == 2 and "votes.csv:2" in err
+    assert not db.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -29,10 +30,7 @@ def _weights(path: Path | None, margins: Path | None) -> dict[str, float] | None
     if margins is not None:
         from pluralign.participants.raking import rake_participants
 
-        try:
-            targets = json.loads(Path(margins).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise InputError(f"cannot read margins: {err}", path=str(margins)) from None
+        targets = _margins(margins)
         people, result = rake_participants(people, targets, base_weights=[p.weight for p in people])
         typer.echo(f"raked {len(people)} participants in {result.iterations} passes: max margin error "
                    f"{result.max_margin_error:.2g}, design effect {result.design_effect:.3f}, effective n "
@@ -40,14 +38,31 @@ def _weights(path: Path | None, margins: Path | None) -> dict[str, float] | None
     return {p.id: p.weight for p in people}
 
 
+def _margins(path: Path) -> dict[str, dict[str, float]]:
+    """Raking targets {variable: {category: share}} from JSON; every share a finite number >= 0."""
+    from pluralign.io import read_json
+
+    targets = read_json(path)
+    if not isinstance(targets, dict) or not targets:
+        raise InputError("expected a JSON object {variable: {category: share}}", path=str(path))
+    for var, shares in targets.items():
+        if not isinstance(shares, dict) or not shares:
+            raise InputError("expected an object {category: share}", path=str(path), field=var)
+        for cat, share in shares.items():
+            if isinstance(share, bool) or not isinstance(share, (int, float)) or not math.isfinite(share) or share < 0:
+                raise InputError(f"a share must be a finite number >= 0, got {json.dumps(share)[:40]}",
+                                 path=str(path), field=f"{var}.{cat}")
+    return targets
+
+
 def _groups(path: Path) -> dict[str, str]:
     """annotator -> group from Participant records, or from the JSON of ``pluralign opinion analyze``
     (its "groups": {participant: group number}, the learned opinion groups)."""
     if Path(path).suffix == ".json":
-        try:
-            found = json.loads(Path(path).read_text(encoding="utf-8")).get("groups")
-        except (OSError, json.JSONDecodeError, AttributeError) as err:
-            raise InputError(f"cannot read groups: {err}", path=str(path)) from None
+        from pluralign.io import read_json
+
+        data = read_json(path)
+        found = data.get("groups") if isinstance(data, dict) else None
         if not isinstance(found, dict) or not found:
             raise InputError("expected a non-empty 'groups' object {participant: group}", path=str(path))
         return {str(k): f"group {v}" for k, v in found.items()}
@@ -131,13 +146,14 @@ def aggregate(
     seed: Annotated[int, typer.Option(help="seed for --tie-break random")] = 0,
 ) -> None:
     """Aggregate many annotators' rankings of each prompt with a voting rule; write preference pairs."""
-    from pluralign.aggregate.socialchoice import apply_rule, rule_name, social_preferences
+    from pluralign.aggregate.socialchoice import apply_rule, check_weights, rule_name, social_preferences
     from pluralign.aggregate.voting.outcome import break_ties
     from pluralign.aggregate.voting.pairwise import from_comparisons
     from pluralign.aggregate.voting.profiles import from_rankings
-    from pluralign.io import read_records, write_records
+    from pluralign.io import check_output_file, read_records, write_records
     from pluralign.records import Comparison, Ranking
 
+    check_output_file(out)
     if (rankings is None) == (comparisons is None):
         raise InputError("give exactly one of --rankings FILE or --comparisons FILE")
     if proportional and groups is None:
@@ -149,10 +165,14 @@ def aggregate(
         if group_of is not None or weights is not None:
             raise InputError("--groups, --proportional and --weights need --rankings (comparisons carry their "
                              "own weight)")
-        data = from_comparisons(read_records(comparisons, Comparison), use_strength)
+        records = read_records(comparisons, Comparison)
+        check_weights(records, str(comparisons))
+        data = from_comparisons(records, use_strength)
         outcome = apply_rule(name, data)
     else:
-        data = from_rankings(read_records(rankings, Ranking), _weights(weights, rake))
+        records = read_records(rankings, Ranking)
+        check_weights(records, str(rankings))
+        data = from_rankings(records, _weights(weights, rake))
         if proportional:
             from pluralign.aggregate.proportional import proportional_aggregate
 

@@ -9,6 +9,7 @@ one vectorised function over all prompts (:mod:`.voting.rules`, :mod:`.voting.or
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
 from typing import Literal
@@ -129,10 +130,21 @@ def _preference(data, outcome: SocialRanking, sup: np.ndarray, provenance_of: di
     )
 
 
+def check_weights(records: list[Ranking] | list[Comparison], where: str | None = None) -> None:
+    """Refuse a record whose ``weight`` is not a finite number (JSON's ``Infinity``/``NaN`` parse as floats,
+    and an infinite ballot makes every margin inf - inf: a silent tie). ``where``: the file, for the message."""
+    for i, record in enumerate(records, 1):
+        if not math.isfinite(record.weight):
+            raise InputError(f"record {i} (id {record.id!r}): weight must be a finite number, got {record.weight}", path=where,
+                             field="weight")
+
+
 def aggregate_rankings(rankings: Iterable[Ranking], rule: str = "schulze",
                        annotator_weights: Mapping[str, float] | None = None, pairs: Pairs = "all",
                        source: str | None = None) -> tuple[SocialRanking, Profiles, list[Preference]]:
     """Rankings -> (social ranking of every prompt, the ballot tensors, preference records)."""
+    rankings = list(rankings)
+    check_weights(rankings, source)
     profiles = from_rankings(rankings, annotator_weights)
     outcome = apply_rule(rule, profiles)
     return outcome, profiles, social_preferences(outcome, profiles, pairs, source)
@@ -142,6 +154,8 @@ def aggregate_comparisons(comparisons: Iterable[Comparison], rule: str = "schulz
                           pairs: Pairs = "all", source: str | None = None
                           ) -> tuple[SocialRanking, PairwiseData, list[Preference]]:
     """Pairwise comparisons -> social ranking through the margin graph (margin rules only) and preferences."""
+    comparisons = list(comparisons)
+    check_weights(comparisons, source)
     data = from_comparisons(comparisons, use_strength)
     outcome = apply_rule(rule, data)
     return outcome, data, social_preferences(outcome, data, pairs, source)

@@ -19,13 +19,11 @@ prompt can be rebuilt.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-from typing import Any
 
 from pluralign.errors import InputError
-from pluralign.io import load_constitution, save_constitution
+from pluralign.io import load_constitution, read_json, save_constitution
 from pluralign.records import Constitution, Principle, Provenance
 from pluralign.constitution.templates import PrincipleTemplates
 
@@ -50,7 +48,7 @@ def load(path: str | Path, templates: PrincipleTemplates | None = None) -> Const
     path = Path(path)
     if path.is_dir():
         return _load_anthropic_dir(path, templates)
-    data = _read_json(path)
+    data = read_json(path)
     if isinstance(data, dict) and "principles" in data:
         return load_constitution(path)
     if isinstance(data, dict):
@@ -63,15 +61,6 @@ def load(path: str | Path, templates: PrincipleTemplates | None = None) -> Const
 def save(path: str | Path, constitution: Constitution) -> None:
     """Write a constitution as our JSON, atomically."""
     save_constitution(path, constitution)
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise InputError(f"cannot read: {err.strerror}", path=str(path)) from None
-    except json.JSONDecodeError as err:
-        raise InputError(f"invalid JSON: {err.msg}", path=str(path), line=err.lineno) from None
 
 
 def _strip_scaffold(text: str, label: str, answer: str) -> str:
@@ -140,8 +129,8 @@ def _load_anthropic_dir(path: Path, templates: PrincipleTemplates | None) -> Con
         return load(critique_path, templates)
     if not critique_path.is_file():
         return load(choice_path, templates)
-    pairs = _critique_pairs(_read_json(critique_path), str(critique_path))
-    choices = _choice_prompts(_read_json(choice_path), str(choice_path))
+    pairs = _critique_pairs(read_json(critique_path), str(critique_path))
+    choices = _choice_prompts(read_json(choice_path), str(choice_path))
     principles = []
     for i in range(max(len(pairs), len(choices))):
         # Lists of unequal length: the shorter one's missing prompts come from the templates.

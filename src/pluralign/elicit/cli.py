@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated
 
@@ -119,7 +119,8 @@ def new_content(db: str):
             if store is not None:
                 store.engine.dispose()
             for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(f"{url.database}{suffix}").unlink(missing_ok=True)
+                with suppress(OSError):
+                    Path(f"{url.database}{suffix}").unlink(missing_ok=True)
         raise
 
 

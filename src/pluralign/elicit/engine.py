@@ -43,6 +43,9 @@ def make_engine(db: str, *, pg_schema: str | None = None) -> Engine:
 
 def _sqlite_engine(url) -> Engine:
     if url.database and url.database != ":memory:":
+        blocker = next((p for p in Path(url.database).parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise InputError(f"cannot create the database's folder: {blocker} is a file", path=url.database)
         try:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
