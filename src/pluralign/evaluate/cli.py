@@ -160,3 +160,51 @@ def panel_cmd(
     if panel.note:
         typer.echo(panel.note)
     write_rows(out, names, [r.rows for r in results])
+
+
+@eval_app.command("steerable")
+def steerable_cmd(
+    opinionqa: Annotated[Optional[Path], typer.Option(help="questions with a group each (steerable_opinionqa.jsonl "
+                                                           "layout, or an OpinionQA directory)")] = None,
+    kaleidoscope: Annotated[Optional[Path], typer.Option(help="Value Kaleidoscope support/oppose/either items "
+                                                              "(steerable_valuekaleidoscope.jsonl layout)")] = None,
+    style: Annotated[str, typer.Option("--format", help="steering prompt: portray | bio | qa (Santurkar et "
+                                                        "al.)")] = "portray",
+    model: ModelOpt = "default",
+    baseline: BaselineOpt = None,
+    limit: LimitOpt = 40,
+    rotations: RotationsOpt = "all",
+    calibrate: CalibrateOpt = False,
+    out: OutOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Steered to answer as a group, how much closer does the model get to it; Value Kaleidoscope accuracy."""
+    from pluralign.errors import InputError
+    from pluralign.evaluate.ask import AskConfig
+    from pluralign.evaluate.data import read_questions, read_value_kaleidoscope, subsample
+    from pluralign.evaluate.steerable import FORMATS, evaluate_kaleidoscope, evaluate_steering
+
+    if opinionqa is None and kaleidoscope is None:
+        raise InputError("give --opinionqa and/or --kaleidoscope")
+    if style not in FORMATS:
+        raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {style!r}")
+    config = AskConfig(rotations=rotations, calibrate=calibrate)
+    lms = models(model, baseline)
+    names, rows = [lm.name for lm in lms], [[] for _ in lms]
+    if opinionqa is not None:
+        questions = subsample(read_questions(opinionqa), limit, seed, key=lambda q: (q.id, q.group))
+        results = [evaluate_steering(lm, questions, config, style=style, seed=seed) for lm in lms]
+        side_by_side(f"steerability: gain in 1 − JSD when steered ({style} format)", "group", names,
+                     [{"overall": r.overall_gain, **r.gain} for r in results])
+        for i, r in enumerate(results):
+            rows[i] += [{"task": "opinionqa", **row} for row in r.rows]
+    if kaleidoscope is not None:
+        items = subsample(read_value_kaleidoscope(kaleidoscope), limit, seed, key=lambda it: it["id"])
+        results = [evaluate_kaleidoscope(lm, items, config, seed) for lm in lms]
+        side_by_side(f"Value Kaleidoscope support/oppose/either ({len(items)} items)", "metric", names,
+                     [{"accuracy": r["accuracy"], "macro-F1": r["macro_f1"],
+                       "predicted shares": ", ".join(f"{k} {v:.0%}" for k, v in r["predicted_share"].items())}
+                      for r in results])
+        for i, r in enumerate(results):
+            rows[i] += [{"task": "kaleidoscope", **row} for row in r["rows"]]
+    write_rows(out, names, rows)
