@@ -130,7 +130,7 @@ def test_bad_export_directory(tmp_path):
     with pytest.raises(InputError, match="no votes.csv"):
         read_polis_export(tmp_path)
     (tmp_path / "votes.csv").write_text("timestamp,datetime,comment-id,voter-id,vote\n1,x,0,0,yes\n")
-    with pytest.raises(InputError, match=r"votes.csv:2: field 'vote'"):
+    with pytest.raises(InputError, match=r"votes.csv:2: field 'vote': expected -1, 0 or 1"):
         read_polis_export(tmp_path)
 
 
@@ -141,3 +141,60 @@ def test_large_sparse_matrix_runs():
     result = analyze(build(rows, cols, rng.integers(-1, 2, nnz)))
     assert result.projection.participants.shape == (len(result.matrix.participants), 2)
     assert 1 <= result.n_groups <= 5
+
+
+def test_one_analysis_has_one_answer_whatever_the_seed():
+    # Polis's k-means starts from the first distinct points, so no seed moves the groups (clusters.py).
+    matrix = two_camps(n_per_camp=60, seed=3)
+    results = [analyze(matrix, seed=seed) for seed in range(5)]
+    for other in results[1:]:
+        assert (other.groups == results[0].groups).all()
+        assert other.clustering.silhouettes == pytest.approx(results[0].clustering.silhouettes, abs=1e-12)
+
+
+def test_rows_join_in_polis_load_order():
+    from pluralign.aggregate.opinion.clusters import polis_row_order
+
+    # Votes load ordered by (statement, participant): row 2's lowest statement is 0, rows 0 and 1 start at 1.
+    matrix = build(["0", "0", "1", "2", "2"], ["1", "2", "1", "0", "2"], [1, 1, -1, 1, 0])
+    assert polis_row_order(matrix.codes).tolist() == [2, 0, 1]
+
+
+def test_min_votes_forced_groups_and_dropped_participants():
+    from pluralign.aggregate.opinion import drop_participants
+
+    matrix = two_camps()
+    assert len(analyze(matrix, min_votes=12).clustering.in_conv) < len(analyze(matrix).clustering.in_conv)
+    assert analyze(matrix, n_groups=3).n_groups == 3
+    kept, unknown = drop_participants(matrix, ["a0", "b1", "zz"])
+    assert unknown == ["zz"] and kept.shape[0] == matrix.shape[0] - 2 and "a0" not in kept.participants
+    assert kept.codes.nnz == matrix.codes.nnz - matrix.codes[[matrix.participants.index("a0"),
+                                                               matrix.participants.index("b1")]].nnz
+
+
+def test_votes_files_are_read_by_extension(tmp_path):
+    from pluralign.aggregate.opinion import read_votes
+    from pluralign.aggregate.opinion.matrix import read_id_list
+
+    (tmp_path / "votes.csv").write_text("timestamp,datetime,comment-id,voter-id,vote\n1,x,0,7,1\n2,x,1,7,-1\n")
+    (tmp_path / "comments.csv").write_text("timestamp,datetime,comment-id,author-id,agrees,disagrees,moderated,"
+                                           "comment-body\n1,x,0,,0,0,1,a\n1,x,1,,0,0,-1,b\n1,x,2,,0,0,0,c\n")
+    matrix = read_votes(tmp_path / "votes.csv", tmp_path / "comments.csv")
+    assert matrix.shape == (1, 3) and matrix.mod_out.tolist() == [1] and matrix.log is not None
+    (tmp_path / "pv.csv").write_text("participant,group-id,n-comments,n-votes,n-agree,n-disagree,0,1\n7,,0,2,1,1,1,-1\n")
+    assert read_votes(tmp_path / "pv.csv").values().toarray().tolist() == [[1.0, -1.0]]
+    (tmp_path / "votes.json").write_text('[{"pid": 7, "tid": 0, "vote": 1, "modified": "5"}]')
+    assert read_votes(tmp_path / "votes.json").shape == (1, 1)
+    (tmp_path / "votes.txt").write_text("x")
+    with pytest.raises(InputError, match="unknown votes format '.txt'"):
+        read_votes(tmp_path / "votes.txt")
+    (tmp_path / "toss.csv").write_text("pid,reason\n7,spam\n 9 ,spam\n")
+    assert read_id_list(tmp_path / "toss.csv") == ["7", "9"]
+    (tmp_path / "toss.txt").write_text("3\n\n4\n")
+    assert read_id_list(tmp_path / "toss.txt") == ["3", "4"]
+    with pytest.raises(InputError, match="not a number"):
+        build(["a"], ["1"], [None])
+    with pytest.raises(InputError, match="not one of -1, 0, 1"):
+        build(["a"], ["1"], [0.9])
+    with pytest.raises(InputError, match="timestamp inf"):
+        build(["a"], ["1"], [1], order=[float("inf")], seconds_per_unit=1.0)

@@ -9,7 +9,8 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from pluralign.aggregate.opinion import VoteMatrix, analyze, read_polis_api, read_polis_export, read_polis_groups
-from pluralign.aggregate.opinion.replay import ReplayConfig, math_version_of_export
+from pluralign.aggregate.opinion.mathversion import detect_export
+from pluralign.aggregate.opinion.replay import ReplayConfig
 
 KNOWN = ["below-100-ptpts", "25ptpt-3gp-no-strict-with-meta"]
 
@@ -29,7 +30,7 @@ def known(request, shared_data):
     math = json.loads((folder / "math-pca2.json").read_text())
     matrix = in_polis_order(read_polis_api(folder), math)
     # Polis's history-dependent inputs: who it had admitted and how many groups its smoother held.
-    result = analyze(matrix, keep=math["in-conv"], n_groups=len(math["group-clusters"]), init="polis")
+    result = analyze(matrix, keep=math["in-conv"], n_groups=len(math["group-clusters"]))
     base = dict(zip(math["base-clusters"]["id"], math["base-clusters"]["members"]))
     truth = {str(p): g["id"] for g in math["group-clusters"] for b in g["members"] for p in base[b]}
     return math, result, truth
@@ -112,7 +113,7 @@ def test_a_2017_export_is_reproduced_by_replaying_2017_math(shared_data):
     folder = shared_data / "polis" / "scoop-hivemind.ubi"
     matrix = read_polis_export(folder, meta=[str(i) for i in range(32, 43)])
     polis = read_polis_groups(folder)
-    assert math_version_of_export(matrix, polis) == "2017"
+    assert detect_export(matrix, polis)[0] == "2017"
     result = analyze(matrix, replay=ReplayConfig(math="2017"))
     rows = [i for i, p in enumerate(matrix.participants) if p in polis and result.groups[i] >= 0]
     assert len(rows) == len(polis)

@@ -7,8 +7,9 @@ import pytest
 from sklearn.metrics import silhouette_score
 
 from pluralign.aggregate.opinion import analyze, build
-from pluralign.aggregate.opinion.replay import (ReplayConfig, math_version_of_export, replay, silhouette,
-                                                update_starts, warm_kmeans)
+from pluralign.aggregate.opinion.kmeans import kmeans, silhouette
+from pluralign.aggregate.opinion.mathversion import detect, detect_export
+from pluralign.aggregate.opinion.replay import ReplayConfig, replay, update_starts
 from pluralign.errors import InputError
 
 
@@ -35,13 +36,13 @@ def test_silhouette_equals_scikit_learn_with_singletons():
     assert silhouette(points, np.zeros(30, int)) == -np.inf
 
 
-def test_warm_kmeans_keeps_ids_and_founds_a_cluster_at_the_farthest_point():
+def test_kmeans_keeps_ids_and_founds_a_cluster_at_the_farthest_point():
     points = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0], [20.0, 0.0]])
-    ids, centres, labels = warm_kmeans(points, np.ones(5), 2, None, 20)
+    ids, centres, labels = kmeans(points, np.ones(5), 2, None, 20)
     assert list(ids) == [0, 1] and labels[0] == labels[1] != labels[2]
     # Next update: the old clusters (ids 7 and 9) carry on; a third cluster is born at the far newcomer.
     previous = (np.array([7, 7, 9, 9, -1]), np.array([7, 9]))
-    ids, centres, labels = warm_kmeans(points, np.ones(5), 3, previous, 20)
+    ids, centres, labels = kmeans(points, np.ones(5), 3, previous, 20)
     assert list(ids) == [7, 9, 10] and labels[4] == 10
     np.testing.assert_allclose(centres[0], [0.05, 0.0])
 
@@ -67,22 +68,30 @@ def test_replay_needs_times_and_takes_no_forced_groups():
     untimed = build(["a", "b"], ["1", "1"], [1, -1])
     with pytest.raises(InputError, match="times"):
         replay(untimed)
-    with pytest.raises(InputError, match="keep or n_groups"):
+    with pytest.raises(InputError, match="keep, n_groups"):
         analyze(timed_camps(), replay=ReplayConfig(), n_groups=2)
     with pytest.raises(InputError, match="math must be"):
         ReplayConfig(math="2014")
 
 
-def test_math_version_is_read_from_who_the_export_clustered():
-    matrix = timed_camps(n_per_camp=10)
+def test_math_version_is_read_from_the_export_dates_and_who_it_clustered():
+    matrix = timed_camps(n_per_camp=10)  # vote times from 0 s: January 1970, before any dated change
     everyone = {p: 0 for p in matrix.participants}
-    assert math_version_of_export(matrix, everyone) == "current"  # all have 10 votes >= 7
+    assert detect_export(matrix, everyone)[0] == "current"  # all have 10 votes >= 7: recomputed later
     # 20 participants with 3 votes each on a 9-statement conversation, all clustered: more than the top-up to 15
     # can admit, so only the 2017 filter did that.
-    few = build([f"p{i}" for i in range(20) for _ in range(3)], [str(j) for _ in range(20) for j in range(3)],
-                [1] * 60, statements=[str(j) for j in range(9)])
-    assert math_version_of_export(few, {f"p{i}": 0 for i in range(20)}) == "2017"
-    assert math_version_of_export(few, {f"p{i}": 0 for i in range(15)}) == "current"
+    few = build([f"p{i}" for i in range(20) for _ in range(3)], [str((i + j) % 9) for i in range(20) for j in range(3)],
+                [1] * 60, order=[1.5e9] * 60, seconds_per_unit=1.0)
+    assert detect_export(few, {f"p{i}": 0 for i in range(20)})[0] == "2017"
+    assert detect_export(few, {f"p{i}": 0 for i in range(15)})[0] == "current"
+    # A conversation still voting in 2018 cannot have 2017 math, whoever it clustered.
+    late = build([f"p{i}" for i in range(20) for _ in range(3)], [str((i + j) % 9) for i in range(20) for j in range(3)],
+                 [1] * 60, order=[1.52e9] * 60, seconds_per_unit=1.0)
+    assert detect_export(late, {f"p{i}": 0 for i in range(20)})[0] == "2018"
+    # The math output's own dates and fields: after June 2022, today's iteration counts.
+    name, evidence = detect(1.5e9, math_output={"lastModTimestamp": 1.7e12, "group-aware-consensus": {}})
+    assert name == "current" and "lastModTimestamp 2023-11-14" in evidence
+    assert detect(None)[0] == "current"
 
 
 def test_replay_of_too_few_positions_is_one_stated_group():

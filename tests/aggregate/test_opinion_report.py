@@ -69,3 +69,30 @@ def test_cli_replay_needs_times_and_writes_its_settings(tmp_path, capsys):
     assert data["options"]["replay"] == {"math": "current", "poll_seconds": 1.0, "restart_hours": None,
                                          "fresh_load": False, "seed": 0}
     assert data["n_groups"] == 2
+
+
+def test_cli_options_replay_only_refused_and_math_printed(tmp_path, capsys):
+    import pytest
+
+    votes = tmp_path / "votes.csv"
+    rows = [f"{1_700_000_000_000 + i},x,{v.statement},{ord(v.participant[0]) * 100 + int(v.participant[1:])},"
+            f"{v.value}" for i, v in enumerate(camps())]
+    votes.write_text("timestamp,datetime,comment-id,voter-id,vote\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "a.json"
+    for extra, message in ((["--poll-seconds", "5"], "--poll-seconds only applies with --replay"),
+                           (["--fresh-load", "--restart-hours", "1"], "--restart-hours, --fresh-load only apply"),
+                           (["--replay", "--groups", "2"], "--groups and --min-votes cannot")):
+        with pytest.raises(SystemExit) as stop:
+            main(["opinion", "analyze", "--votes", str(votes), "--out", str(out), *extra])
+        assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert not out.exists()
+    toss = tmp_path / "toss.txt"
+    toss.write_text("9700\n9701\n123456\n")  # a0, a1 and an id with no votes
+    main(["opinion", "analyze", "--votes", str(votes), "--out", str(out), "--drop-participants", str(toss),
+          "--min-votes", "3", "--groups", "3"])
+    printed = capsys.readouterr().out
+    assert "Polis math current (last vote 2023-11-14)" in printed and "1 of the ids" in printed
+    data = json.loads(out.read_text())
+    assert data["n_participants"] == 22 and data["n_groups"] == 3 and data["options"]["min_votes"] == 3
+    main(["opinion", "analyze", "--votes", str(votes), "--out", str(out), "--math", "2017"])
+    assert "Polis math 2017 (given with --math)" in capsys.readouterr().out

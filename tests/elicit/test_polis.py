@@ -75,15 +75,62 @@ VOTES = "timestamp,datetime,comment-id,voter-id,vote\n5,x,0,1,1\n"
 
 @pytest.mark.parametrize("comments, votes, message", [
     (COMMENTS, VOTES + "6,x,9,1,1\n", "votes.csv:3: field 'comment-id': vote on comment-id 9"),
-    (COMMENTS, VOTES + "6,x,0,1,2\n", "votes.csv:3: field 'vote': must be 1, -1 or 0"),
+    (COMMENTS, VOTES + "6,x,0,1,2\n", "votes.csv:3: field 'vote': expected -1, 0 or 1, got '2'"),
     (COMMENTS, VOTES + "6,x,0,abc,1\n", "votes.csv:3: field 'voter-id': expected an integer"),
     (COMMENTS.replace(",1,Hello", ",7,Hello"), VOTES, "comments.csv:2: field 'moderated'"),
     ("timestamp,comment-id\n", VOTES, "comments.csv:1: missing columns"),
+    # An unquoted comma in a body adds a field: rejected, not "Hello" stored as the whole comment.
+    (COMMENTS.replace("Hello world", "Hello, world"), VOTES, "comments.csv:2: field 'comment-body': 9 fields where"),
+    (COMMENTS, VOTES + "6,x,0,1,0.9\n", "votes.csv:3: field 'vote': expected -1, 0 or 1, got '0.9'"),
+    (COMMENTS, VOTES + "inf,x,0,1,1\n", "votes.csv:3: field 'timestamp': expected an integer, got 'inf'"),
+    (COMMENTS, VOTES + "6,x,0,1,\u0661\n", "votes.csv:3: field 'vote': expected -1, 0 or 1"),  # Arabic-Indic 1
+    (COMMENTS, VOTES + "9" * 30 + ",x,0,1,1\n", "votes.csv:3: field 'timestamp': integer out of range"),
+    (COMMENTS, VOTES.replace(",vote\n", "\n"), "votes.csv:1: missing column 'vote'"),
+    # A body over three lines: the next record's error names its own line (5), as the csv reader counts.
+    (COMMENTS.replace("Hello world", '"Hello\nworld\nagain"') + "2,x,1,1,0,0,7,Bye\n", VOTES,
+     "comments.csv:5: field 'moderated'"),
 ])
 def test_bad_polis_files_name_file_line_and_field(store, tmp_path, comments, votes, message):
+    """Each case also fails the opinion reader the same way: both read through elicit.polis_csv."""
     folder = tmp_path / "bad"
     write(folder, "comments.csv", comments)
     write(folder, "votes.csv", votes)
     with pytest.raises(InputError, match=message):
         import_polis(store, folder)
     assert store.processes() == []  # nothing written
+    from pluralign.aggregate.opinion import read_polis_export
+
+    # The analysis needs fewer comments.csv columns, and names unknown statements without a line.
+    if "comment-id 9" not in message and "comments.csv:1" not in message:
+        with pytest.raises(InputError, match=message):
+            read_polis_export(folder)
+
+
+def test_non_utf8_and_empty_files_are_one_line_errors(store, tmp_path):
+    from pluralign.aggregate.opinion import read_polis_export
+
+    folder = tmp_path / "bytes"
+    write(folder, "comments.csv", COMMENTS)
+    (folder / "votes.csv").write_bytes(VOTES.encode() + b"6,x,0,1,\xff\n")
+    for read in (lambda: import_polis(store, folder), lambda: read_polis_export(folder)):
+        with pytest.raises(InputError, match=r"votes.csv:3: not UTF-8 text \(byte 0xff\)"):
+            read()
+    (folder / "votes.csv").write_text("")
+    with pytest.raises(InputError, match="votes.csv:1: empty file"):
+        import_polis(store, folder)
+    assert store.processes() == []
+
+
+def test_fast_and_line_by_line_reads_agree_on_real_exports(shared_data):
+    from pluralign.elicit import polis_csv as P
+
+    folder = shared_data / "polis" / "london.youth.policing"
+    kinds = {"participant": P.INT, "group-id": P.OPT_INT, "xid": P.TEXT}
+    fast = P.read_polis_csv(folder / "participants-votes.csv", kinds, others=P.OPT_VOTE)
+    slow = P._slow_read(folder / "participants-votes.csv", kinds, (), P.OPT_VOTE)
+    assert fast._starts is None and fast.header == slow.header and len(fast) == len(slow) == 26
+    for name in fast.blank:
+        assert (fast.columns[name] == slow.columns[name]).all() and (fast.blank[name] == slow.blank[name]).all()
+    comments = {"comment-id": P.INT, "comment-body": P.TEXT}
+    assert (P.read_polis_csv(folder / "comments.csv", comments).columns["comment-body"]
+            == P._slow_read(folder / "comments.csv", comments, (), None).columns["comment-body"])

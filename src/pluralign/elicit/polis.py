@@ -13,13 +13,16 @@ the current votes: in Polis's own exports the comment counts do not always match
 from __future__ import annotations
 
 import csv
+import io
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import insert, select
 
 from pluralign.elicit import schema as S
+from pluralign.elicit.polis_csv import INT, OPT_INT, TEXT, VOTE, read_polis_csv, read_text
 from pluralign.elicit.store import ProcessInfo, Store
 from pluralign.errors import InputError
 from pluralign.io import atomic_path
@@ -32,39 +35,21 @@ COMMENT_COLUMNS = ["timestamp", "datetime", "comment-id", "author-id", "agrees",
 VOTE_COLUMNS = ["timestamp", "datetime", "comment-id", "voter-id", "vote"]
 
 
-# --- reading -------------------------------------------------------------------------------------------
+# --- reading (through the one Polis CSV reader, :mod:`pluralign.elicit.polis_csv`) ----------------------------
 
-def _rows(path: Path, required: list[str]):
-    """Yield (line number, row dict) of a CSV, checking its header names ``required`` columns."""
-    try:
-        fh = open(path, encoding="utf-8", newline="")
-    except OSError as err:
-        raise InputError(f"cannot read: {err.strerror}", path=str(path)) from None
-    with fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"missing columns {missing}", path=str(path), line=1)
-        for row in reader:
-            yield reader.line_num, row
-
-
-def _int(row: dict, column: str, path: Path, line: int, *, blank_ok: bool = False) -> int | None:
-    value = (row.get(column) or "").strip()
-    if blank_ok and value == "":
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise InputError(f"expected an integer, got {value!r}", path=str(path), line=line, field=column) from None
+COMMENT_KINDS = {"timestamp": INT, "comment-id": INT, "author-id": OPT_INT, "moderated": VOTE, "comment-body": TEXT}
+VOTE_KINDS = {"timestamp": INT, "comment-id": INT, "voter-id": INT, "vote": VOTE}
 
 
 def read_summary(folder: Path) -> dict[str, str]:
     path = folder / "summary.csv"
     if not path.exists():
         return {}
-    with open(path, encoding="utf-8", newline="") as fh:
-        return {row[0]: row[1] if len(row) > 1 else "" for row in csv.reader(fh) if row}
+    try:
+        rows = list(csv.reader(io.StringIO(read_text(path), newline="")))
+    except csv.Error as err:
+        raise InputError(f"bad CSV: {err}", path=str(path)) from None
+    return {row[0]: row[1] if len(row) > 1 else "" for row in rows if row}
 
 
 def import_polis(store: Store, folder: str | Path, *, slug: str | None = None) -> tuple[ProcessInfo, str]:
@@ -74,32 +59,26 @@ def import_polis(store: Store, folder: str | Path, *, slug: str | None = None) -
     """
     folder = Path(folder)
     summary = read_summary(folder)
-    comments = [(line, r) for line, r in _rows(folder / "comments.csv", COMMENT_COLUMNS)]
-    votes = [(line, r) for line, r in _rows(folder / "votes.csv", VOTE_COLUMNS)]
+    comments = read_polis_csv(folder / "comments.csv", COMMENT_KINDS, required=COMMENT_COLUMNS)
+    votes = read_polis_csv(folder / "votes.csv", VOTE_KINDS, required=VOTE_COLUMNS)
     groups, xids = _read_participants(folder / "participants-votes.csv")
 
     statements = {}
-    for line, r in comments:
-        path = folder / "comments.csv"
-        number = _int(r, "comment-id", path, line)
-        moderated = _int(r, "moderated", path, line)
-        if moderated not in (-1, 0, 1):
-            raise InputError("must be -1, 0 or 1", path=str(path), line=line, field="moderated")
+    c = comments.columns
+    for i, number in enumerate(c["comment-id"].tolist()):
+        moderated = int(c["moderated"][i])
         if number in statements:
-            raise InputError(f"comment-id {number} repeats", path=str(path), line=line, field="comment-id")
-        statements[number] = dict(number=number, text=r["comment-body"], moderated=moderated, priority=0.0,
-                                  created_at=_int(r, "timestamp", path, line),
-                                  author=_int(r, "author-id", path, line, blank_ok=True))
-    events = []
-    for line, r in votes:
-        path = folder / "votes.csv"
-        comment, value = _int(r, "comment-id", path, line), _int(r, "vote", path, line)
-        if comment not in statements:
-            raise InputError(f"vote on comment-id {comment}, which comments.csv lacks", path=str(path), line=line,
-                             field="comment-id")
-        if value not in (-1, 0, 1):
-            raise InputError("must be 1, -1 or 0", path=str(path), line=line, field="vote")
-        events.append((_int(r, "timestamp", path, line), line, comment, _int(r, "voter-id", path, line), value))
+            raise comments.error(i, "comment-id", f"comment-id {number} repeats")
+        author = None if comments.blank["author-id"][i] else int(c["author-id"][i])
+        statements[number] = dict(number=number, text=c["comment-body"][i], moderated=moderated, priority=0.0,
+                                  created_at=int(c["timestamp"][i]), author=author)
+    v = votes.columns
+    unknown = ~np.isin(v["comment-id"], np.fromiter(statements, dtype=np.int64, count=len(statements)))
+    if unknown.any():
+        i = int(np.argmax(unknown))
+        raise votes.error(i, "comment-id", f"vote on comment-id {v['comment-id'][i]}, which comments.csv lacks")
+    events = list(zip(v["timestamp"].tolist(), range(len(votes)), v["comment-id"].tolist(), v["voter-id"].tolist(),
+                      v["vote"].tolist()))
 
     people = set(groups) | {e[3] for e in events} | {s["author"] for s in statements.values() if s["author"] is not None}
     meta = {k: v for k, v in summary.items() if k != "conversation-description"}
@@ -134,14 +113,11 @@ def _read_participants(path: Path) -> tuple[dict[int, str], dict[int, str]]:
     """Polis's group id and xid per participant (both optional; the file itself is optional)."""
     if not path.exists():
         return {}, {}
-    groups, xids = {}, {}
-    has_xid = False
-    for line, r in _rows(path, ["participant"]):
-        has_xid = has_xid or "xid" in r
-        n = _int(r, "participant", path, line)
-        groups[n] = (r.get("group-id") or "").strip()
-        xids[n] = (r.get("xid") or "").strip()
-    return groups, (xids if has_xid else {})
+    table = read_polis_csv(path, {"participant": INT, "group-id": TEXT, "xid": TEXT}, required=["participant"])
+    people = table.columns["participant"].tolist()
+    groups = dict(zip(people, (g.strip() for g in table.columns.get("group-id", [""] * len(people)))))
+    xids = dict(zip(people, (x.strip() for x in table.columns["xid"]))) if "xid" in table.columns else {}
+    return groups, xids
 
 
 # --- writing -------------------------------------------------------------------------------------------

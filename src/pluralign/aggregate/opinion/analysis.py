@@ -8,6 +8,7 @@ import numpy as np
 
 from pluralign.aggregate.opinion import clusters as cl
 from pluralign.aggregate.opinion import repness as rp
+from pluralign.aggregate.opinion.mathversion import MATH
 from pluralign.aggregate.opinion.matrix import VoteMatrix
 from pluralign.aggregate.opinion.pca import Projection, project
 from pluralign.aggregate.opinion.replay import ReplayConfig
@@ -76,23 +77,29 @@ def group_counts(matrix: VoteMatrix, groups: np.ndarray, n_groups: int) -> dict[
 
 
 def analyze(matrix: VoteMatrix, *, keep=None, n_groups: int | None = None, max_groups: int = cl.MAX_GROUPS,
-            init: str = "polis", seed: int = 0, pick_max: int = rp.PICK_MAX, replay: ReplayConfig | None = None,
-            progress=None) -> OpinionResult:
+            min_votes: int = cl.MIN_VOTES, math: str = "current", init: str = "polis", seed: int = 0,
+            pick_max: int = rp.PICK_MAX, replay: ReplayConfig | None = None, progress=None) -> OpinionResult:
     """Polis's opinion analysis of a vote matrix (see the modules pca, clusters, repness for each formula).
 
-    keep: participant ids always clustered; n_groups: force the number of groups; init: "polis" or "best"
-    starts for the group k-means (see :mod:`.clusters`); seed: for the k-means++ starts.
-    replay: instead of analysing the final votes once, replay the vote log update by update as a live Polis server
-    did (:mod:`.replay`; needs the votes' times); ``progress(k)`` then counts updates.
+    Analysed once, the result is what Polis computes when it loads all the votes at once (a new conversation's
+    first update, or its export ``--at-time``, darwin/export.clj:624-632): no random draw, so no seed changes it
+    (``seed`` only starts the randomized SVD of matrices above 1M votes, which converges to the same components).
+    keep: participant ids always clustered; n_groups: force the number of groups; min_votes: the participant
+    filter's threshold (Polis: 7); math: the Polis math version (:mod:`.mathversion`: imputation, filter and
+    k-means iterations). init: "polis" (the only start; kept for callers that name it).
+    replay: instead, replay the vote log update by update as a live Polis server did (:mod:`.replay`; needs the
+    votes' times); ``progress(k)`` then counts updates.
     Raises InputError on an empty matrix; a conversation too small for two groups gives one group and a note.
     """
     n, m = matrix.shape
     if n == 0 or m == 0 or matrix.codes.nnz == 0:
         raise InputError("empty vote matrix: no participants, statements or votes")
-    if init not in ("best", "polis"):
-        raise InputError(f"init must be 'best' or 'polis', got {init!r}")
-    if replay is not None and (keep is not None or n_groups is not None):
-        raise InputError("a replay follows the conversation's own history: it takes no keep or n_groups")
+    if init != "polis":
+        raise InputError(f"init must be 'polis' (groups start from the first k base clusters, as Polis's), got {init!r}")
+    if math not in MATH:
+        raise InputError(f"math must be one of {', '.join(MATH)}, got {math!r}")
+    if replay is not None and (keep is not None or n_groups is not None or min_votes != cl.MIN_VOTES):
+        raise InputError("a replay follows the conversation's own history: it takes no keep, n_groups or min_votes")
     keep_rows = None
     if keep is not None:
         index = {p: i for i, p in enumerate(matrix.participants)}
@@ -103,10 +110,16 @@ def analyze(matrix: VoteMatrix, *, keep=None, n_groups: int | None = None, max_g
     if replay is not None:
         projection, clustering = replay_history(matrix, replay, progress)
     else:
-        projection = project(matrix, seed=seed)
+        version = MATH[math]
+        projection = project(matrix, seed=seed, impute=version.impute)
         votes_cast = np.diff(matrix.codes.indptr)
-        clustering = cl.cluster(projection.participants, votes_cast, m, keep=keep_rows, max_k=max_groups,
-                                n_groups=n_groups, init=init, seed=seed)
+        voted = np.bincount(matrix.codes.indices, minlength=m) > 0
+        if version.count_zeroed:  # the zeroed moderated-out columns counted as votes (mathversion.py)
+            votes_cast = np.where(votes_cast > 0, votes_cast + _unvoted_zeroed(matrix, voted), 0)
+        clustering = cl.cluster(projection.participants, votes_cast, int(voted.sum()),
+                                order=cl.polis_row_order(matrix.codes), keep=keep_rows, min_votes=min_votes,
+                                max_k=max_groups, n_groups=n_groups, base_iters=version.base_iters,
+                                group_iters=version.group_iters)
     counts = group_counts(matrix, clustering.groups, clustering.n_groups)
     agree_rate = (counts["A"] + 1.0) / (counts["S"] + 2.0)
     stats = rp.group_stats(counts["A"], counts["D"], counts["S"])
@@ -124,6 +137,15 @@ def analyze(matrix: VoteMatrix, *, keep=None, n_groups: int | None = None, max_g
         consensus=rp.consensus(overall["A"], overall["D"], overall["S"], matrix.mod_out, pick_max),
         priority=rp.priority(counts["A"].sum(0), counts["P"].sum(0), counts["S"].sum(0), projection.extremity,
                              is_meta),
-        note=note, options={"n_groups": n_groups, "max_groups": max_groups, "init": init, "seed": seed,
+        note=note, options={"n_groups": n_groups, "max_groups": max_groups, "min_votes": min_votes,
+                            "math": replay.math if replay is not None else math, "seed": seed,
                             **({"replay": asdict(replay)} if replay is not None else {})},
     )
+
+
+def _unvoted_zeroed(matrix: VoteMatrix, voted: np.ndarray) -> np.ndarray:
+    """Per participant, the moderated-out statements (with a vote from anyone) they did not vote on: Polis's
+    zeroed matrix holds a 0 there, which the 2017 filter counted."""
+    zeroed = matrix.mod_out[voted[matrix.mod_out]]
+    own = np.diff(matrix.codes[:, zeroed].tocsr().indptr) if len(zeroed) else 0
+    return len(zeroed) - own

@@ -1,4 +1,7 @@
-"""``pluralign opinion analyze`` (JSON of groups, consensus, repness) and ``pluralign opinion report`` (HTML)."""
+"""``pluralign opinion analyze`` (JSON of groups, consensus, repness) and ``pluralign opinion report`` (HTML).
+
+Heavy libraries (scipy, scikit-learn, pyarrow) load inside the commands, so ``pluralign --help`` stays fast.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +11,33 @@ from typing import Annotated
 
 import typer
 
+from pluralign.cli_options import OutFile, SeedOpt
+
 opinion_app = typer.Typer(help="Opinion groups, representative statements and consensus (Polis math).",
                           no_args_is_help=True)
 
-VotesOpt = Annotated[Path, typer.Option("--votes", help="Polis export dir, Polis API dir, or Vote JSONL")]
-StatementsOpt = Annotated[Path | None, typer.Option("--statements", help="Statement JSONL (with Vote JSONL)")]
-GroupsOpt = Annotated[int | None, typer.Option("--groups", min=1, help="force the number of groups")]
-InitOpt = Annotated[str, typer.Option("--init", help="group k-means starts: polis | best")]
+VotesOpt = Annotated[Path, typer.Option("--votes", help="Polis export dir, Polis API dir, or one votes file: "
+                                                         "votes.csv, participants-votes.csv, votes.json, Vote .jsonl")]
+StatementsOpt = Annotated[Path | None, typer.Option("--statements", help="statements for a votes file: "
+                                                                         "comments.csv, comments.json, Statement JSONL")]
+GroupsOpt = Annotated[int | None, typer.Option("--groups", min=1, help="force the number of opinion groups k")]
+MinVotesOpt = Annotated[int, typer.Option("--min-votes", min=1, help="votes a participant needs to be clustered "
+                                                                      "(Polis: 7, or all statements if fewer)")]
+DropOpt = Annotated[Path | None, typer.Option("--drop-participants", help="file of participant ids to leave out "
+                                                                          "(one per line, or a CSV with a "
+                                                                          "participant/pid column)")]
 MetaOpt = Annotated[str, typer.Option("--meta", help="meta statement ids kept out of the math, e.g. '0-14,20' "
                                                      "(Polis CSV exports do not mark them)")]
+MathOpt = Annotated[str, typer.Option("--math", help="Polis math version: auto (from the export's dates and "
+                                                     "math output) | current | 2018 | 2017-11 | 2017-10 | 2017")]
+ReplayOpt = Annotated[bool, typer.Option("--replay", help="replay the vote log update by update, as a live Polis "
+                                                           "server computed it (needs vote times)")]
+PollOpt = Annotated[float | None, typer.Option("--poll-seconds", min=0.0, help="with --replay: votes closer than "
+                                                                               "this join one update [1]")]
+RestartOpt = Annotated[float | None, typer.Option("--restart-hours", min=0.0, help="with --replay: server restart "
+                                                                                   "period, 0 = never [24]")]
+FreshOpt = Annotated[bool | None, typer.Option("--fresh-load/--no-fresh-load", help="with --replay: end with an "
+                                               "update on a freshly loaded server (math computed after the votes)")]
 
 
 def parse_ids(text: str) -> list[str]:
@@ -31,68 +52,85 @@ def parse_ids(text: str) -> list[str]:
     return out
 
 
-ReplayOpt = Annotated[bool, typer.Option("--replay", help="replay the vote log update by update, as a live Polis "
-                                                           "server computed it (needs vote times)")]
-MathOpt = Annotated[str, typer.Option("--math", help="with --replay: Polis's math of 'current' or '2017' (before "
-                                                     "November 2017 missing votes were filled with 0)")]
-PollOpt = Annotated[float, typer.Option("--poll-seconds", min=0.0, help="with --replay: votes closer than this "
-                                                                        "join one update")]
-RestartOpt = Annotated[float, typer.Option("--restart-hours", min=0.0, help="with --replay: server restart "
-                                                                            "period (0 = never)")]
-FreshOpt = Annotated[bool, typer.Option("--fresh-load", help="with --replay: end with an update on a freshly "
-                                                             "loaded server (math computed after the votes)")]
+def detect_math(votes: Path, matrix) -> tuple[str, str]:
+    """The math version a Polis export's evidence points to (:func:`~.mathversion.detect_export`); pluralign's
+    own Vote records get today's math."""
+    from pluralign.aggregate.opinion.mathversion import detect_export
+    from pluralign.aggregate.opinion.matrix import read_json, read_polis_groups
+
+    if votes.suffix == ".jsonl":
+        return "current", "pluralign Vote records: today's math"
+    groups = math_output = None
+    if votes.is_dir() and (votes / "participants-votes.csv").is_file():
+        groups = read_polis_groups(votes)
+    if votes.is_dir() and (votes / "math-pca2.json").is_file():
+        math_output = read_json(votes / "math-pca2.json")
+    return detect_export(matrix, groups, math_output)
 
 
-def load_analysis(votes: Path, statements: Path | None, groups: int | None, init: str, seed: int, meta: str = "",
-                  replay: bool = False, math: str = "current", poll_seconds: float = 1.0,
-                  restart_hours: float = 24.0, fresh_load: bool = False):
+def load_analysis(votes: Path, statements: Path | None = None, groups: int | None = None, seed: int = 0,
+                  meta: str = "", replay: bool = False, math: str = "auto", poll_seconds: float | None = None,
+                  restart_hours: float | None = None, fresh_load: bool | None = None, min_votes: int = 7,
+                  drop: Path | None = None, echo=typer.echo):
+    """Read the votes, apply the options, analyse (or replay); ``echo`` gets the math version line."""
     from pluralign.aggregate.opinion import analyze
-    from pluralign.aggregate.opinion.matrix import read_votes
+    from pluralign.aggregate.opinion.matrix import drop_participants, read_id_list, read_votes
     from pluralign.aggregate.opinion.replay import ReplayConfig, count_updates
     from pluralign.errors import InputError
     from pluralign.progress import progress_bar
 
+    replay_only = {"--poll-seconds": poll_seconds, "--restart-hours": restart_hours, "--fresh-load": fresh_load}
+    if not replay and (given := [k for k, v in replay_only.items() if v is not None]):
+        raise InputError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} with --replay")
+    if replay and (groups is not None or min_votes != 7):
+        raise InputError("--groups and --min-votes cannot be forced on a replay: the conversation's history "
+                         "chooses them")
     matrix = read_votes(votes, statements, parse_ids(meta))
+    if drop is not None:
+        matrix, unknown = drop_participants(matrix, read_id_list(drop))
+        if unknown:
+            echo(f"{len(unknown)} of the ids in {drop} are not in the votes (first: {unknown[0]!r})")
+    version, evidence = detect_math(votes, matrix) if math == "auto" else (math, "given with --math")
+    echo(f"Polis math {version} ({evidence})")
     if not replay:
-        return analyze(matrix, n_groups=groups, init=init, seed=seed)
-    if groups is not None:
-        raise InputError("--groups cannot be forced on a replay: the conversation's history chooses them")
+        return analyze(matrix, n_groups=groups, seed=seed, math=version, min_votes=min_votes)
     if matrix.log is None:
         raise InputError("--replay needs the votes' times (votes.csv, votes.json or Votes with timestamps)",
                          path=str(votes))
-    config = ReplayConfig(math=math, poll_seconds=poll_seconds, restart_hours=restart_hours or None,
-                          fresh_load=fresh_load, seed=seed)
+    config = ReplayConfig(math=version, poll_seconds=1.0 if poll_seconds is None else poll_seconds,
+                          restart_hours=restart_hours or None if restart_hours is not None else 24.0,
+                          fresh_load=bool(fresh_load), seed=seed)
     with progress_bar("replaying updates", count_updates(matrix, config)) as advance:
         return analyze(matrix, replay=config, progress=advance)
 
 
 @opinion_app.command("analyze")
-def analyze_cmd(votes: VotesOpt, out: Annotated[Path, typer.Option(help="JSON file to write")],
-                statements: StatementsOpt = None, groups: GroupsOpt = None, init: InitOpt = "polis",
-                seed: int = 0, meta: MetaOpt = "", replay: ReplayOpt = False, math: MathOpt = "current",
-                poll_seconds: PollOpt = 1.0, restart_hours: RestartOpt = 24.0, fresh_load: FreshOpt = False) -> None:
+def analyze_cmd(votes: VotesOpt, out: OutFile, statements: StatementsOpt = None, groups: GroupsOpt = None,
+                min_votes: MinVotesOpt = 7, drop_participants: DropOpt = None, seed: SeedOpt = 0, meta: MetaOpt = "",
+                math: MathOpt = "auto", replay: ReplayOpt = False, poll_seconds: PollOpt = None,
+                restart_hours: RestartOpt = None, fresh_load: FreshOpt = None) -> None:
     """Run the analysis and write groups, projections, consensus, repness and priority as JSON."""
     from pluralign.io import atomic_path
 
-    result = load_analysis(votes, statements, groups, init, seed, meta, replay, math, poll_seconds, restart_hours,
-                           fresh_load)
+    result = load_analysis(votes, statements, groups, seed, meta, replay, math, poll_seconds, restart_hours,
+                           fresh_load, min_votes, drop_participants)
     with atomic_path(out) as tmp:
         Path(tmp).write_text(json.dumps(result.to_dict(), ensure_ascii=False) + "\n", encoding="utf-8")
-    typer.echo(f"{result.matrix.shape[0]} participants, {result.n_groups} groups -> {out}"
-               + (f" ({result.note})" if result.note else ""))
+    typer.echo(f"{result.matrix.shape[0]} participants, {len(result.clustering.in_conv)} clustered, "
+               f"{result.n_groups} groups -> {out}" + (f" ({result.note})" if result.note else ""))
 
 
 @opinion_app.command("report")
-def report_cmd(votes: VotesOpt, out: Annotated[Path, typer.Option(help="HTML file to write")],
-               statements: StatementsOpt = None, groups: GroupsOpt = None, init: InitOpt = "polis",
-               seed: int = 0, meta: MetaOpt = "", title: str = "Opinion groups", replay: ReplayOpt = False,
-               math: MathOpt = "current", poll_seconds: PollOpt = 1.0, restart_hours: RestartOpt = 24.0,
-               fresh_load: FreshOpt = False) -> None:
+def report_cmd(votes: VotesOpt, out: OutFile, statements: StatementsOpt = None, groups: GroupsOpt = None,
+               min_votes: MinVotesOpt = 7, drop_participants: DropOpt = None, seed: SeedOpt = 0, meta: MetaOpt = "",
+               title: str = "Opinion groups", math: MathOpt = "auto", replay: ReplayOpt = False,
+               poll_seconds: PollOpt = None, restart_hours: RestartOpt = None, fresh_load: FreshOpt = None) -> None:
     """Write an HTML page: opinion map, each group's representative statements, consensus."""
     from pluralign.aggregate.opinion.matrix import read_statement_texts
     from pluralign.aggregate.opinion_report import write_report
 
-    result = load_analysis(votes, statements, groups, init, seed, meta, replay, math, poll_seconds, restart_hours,
-                           fresh_load)
-    write_report(out, result, read_statement_texts(statements or votes), title)
+    result = load_analysis(votes, statements, groups, seed, meta, replay, math, poll_seconds, restart_hours,
+                           fresh_load, min_votes, drop_participants)
+    texts = read_statement_texts(statements) if statements else read_statement_texts(votes) if votes.is_dir() else {}
+    write_report(out, result, texts, title)
     typer.echo(f"{result.n_groups} groups -> {out}")

@@ -10,6 +10,10 @@ Polis (pca.clj, conversation.clj) computes, on the matrix X (participants x stat
   5. each statement projected as a participant who agreed with it alone:
          q_j = sqrt(n_statements) * (1 - mu_j) * comps[:, j],   extremity_j = ||q_j||.
 
+Polis's math before November 2017 imputed 0 instead (``impute="zero"``): the centred matrix is then dense, so its
+components come from the (m, m) Gram matrix X0^T X0 - n mu mu^T instead, again without building the dense matrix.
+``n_statements`` counts the statements with a vote (Polis's matrix has a column only for those).
+
 Imputing by the column mean and then centring makes every missing cell exactly 0, so the centred imputed matrix
 has the sparsity of the votes: the PCA runs on a sparse matrix and never builds the dense one. Its principal
 components are the top right singular vectors of that centred sparse matrix.
@@ -21,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from sklearn.decomposition import TruncatedSVD
 
 from pluralign.aggregate.opinion.matrix import VoteMatrix
 
@@ -65,6 +68,8 @@ def principal_components(centred: sparse.csr_array, n_components: int = 2, seed:
     k = min(n_components, n - 1, m - 1)
     comps = np.zeros((n_components, m))
     if k >= 1 and centred.nnz:
+        from sklearn.decomposition import TruncatedSVD  # here, so that importing the analysis stays light
+
         algorithm = "arpack" if centred.nnz <= exact_up_to else "randomized"
         svd = TruncatedSVD(n_components=k, algorithm=algorithm, n_iter=7, random_state=seed).fit(centred)
         comps[:k] = svd.components_
@@ -76,11 +81,37 @@ def principal_components(centred: sparse.csr_array, n_components: int = 2, seed:
     return comps * np.where(flip == 0, 1.0, flip)[:, None]
 
 
-def project(matrix: VoteMatrix, n_components: int = 2, seed: int = 0) -> Projection:
-    """The full Polis PCA step: centre, components, sparsity-aware projections, statement extremity."""
-    centred, center = centred_votes(matrix)
-    comps = principal_components(centred, n_components, seed)
-    n_statements = matrix.shape[1]
+def zero_filled_components(matrix: VoteMatrix, n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """(comps (n_components, m), mu) of the matrix with missing votes as 0 (Polis before November 2017)."""
+    values = matrix.values().tocsc()
+    values.data[np.isin(values.indices, matrix.mod_out)] = 0.0
+    n, m = values.shape
+    center = np.asarray(values.sum(axis=0)).ravel() / max(n, 1)
+    gram = (values.T @ values).toarray() - n * np.outer(center, center)
+    from scipy.linalg import eigh
+
+    k = min(n_components, m)
+    _, vectors = eigh(gram, subset_by_index=[m - k, m - 1])
+    comps = np.zeros((n_components, m))
+    comps[:k] = vectors[:, ::-1].T
+    flip = np.sign(comps[np.arange(n_components), np.abs(comps).argmax(axis=1)])
+    return comps * np.where(flip == 0, 1.0, flip)[:, None], center
+
+
+def project(matrix: VoteMatrix, n_components: int = 2, seed: int = 0, impute: str = "mean") -> Projection:
+    """The full Polis PCA step: centre, components, sparsity-aware projections, statement extremity.
+    impute: "mean" (Polis since November 2017) or "zero" (before)."""
+    if impute == "zero":
+        comps, center = zero_filled_components(matrix, n_components)
+        values = matrix.values()
+        seen = sparse.csr_array((np.ones(values.nnz), values.indices, values.indptr), shape=values.shape)
+        zeroed = np.isin(values.indices, matrix.mod_out)
+        values.data[zeroed] = 0.0
+        centred = values - seen.multiply(center[None, :]).tocsr()
+    else:
+        centred, center = centred_votes(matrix)
+        comps = principal_components(centred, n_components, seed)
+    n_statements = int((np.bincount(matrix.codes.indices, minlength=matrix.shape[1]) > 0).sum())
     n_cast = _cast_per_participant(matrix)
     scale = np.sqrt(n_statements / np.maximum(n_cast, 1))
     participants = (centred @ comps.T) * scale[:, None]
@@ -90,9 +121,10 @@ def project(matrix: VoteMatrix, n_components: int = 2, seed: int = 0) -> Project
 
 
 def _cast_per_participant(matrix: VoteMatrix) -> np.ndarray:
-    """Votes cast per participant on statements kept in, plus one per moderated-out statement (Polis's zeroed
-    columns hold a 0 for everyone, which its projection counts as a vote)."""
+    """Votes cast per participant on statements kept in, plus one per moderated-out statement with a vote
+    (Polis's zeroed columns hold a 0 for everyone, which its projection counts as a vote, pca.clj:134-157)."""
     codes = matrix.codes
     rows = np.repeat(np.arange(codes.shape[0]), np.diff(codes.indptr))
     kept = ~np.isin(codes.indices, matrix.mod_out)
-    return np.bincount(rows[kept], minlength=codes.shape[0]) + len(matrix.mod_out)
+    voted = np.bincount(codes.indices, minlength=codes.shape[1]) > 0
+    return np.bincount(rows[kept], minlength=codes.shape[0]) + int(voted[matrix.mod_out].sum())

@@ -12,14 +12,8 @@ updates the analysis starting from its previous state (polismath conversation.cl
 A restart of the server forgets the group clusterings and the k smoother (they were not saved; the base clusters
 and PCA were), so the next update starts the groups from the first k base-cluster centres.
 
-Polis's math also changed over time. Before late October 2017 missing votes were filled with 0 rather than the
-column mean, the zeroed moderated-out columns counted as votes in the participant filter (so everyone who voted
-was clustered), PCA ran 10 power iterations per update and k-means 20. An export keeps the groups of the code that
-last ran on it: :func:`math_version_of_export` tells the two apart from the export itself.
-
-The k-means here is ours because Polis's warm start (clusters born at the farthest point, dropped when empty,
-numbered by birth) has no counterpart in scikit-learn; so is the silhouette, which equals scikit-learn's (tested)
-without its per-call overhead.
+Polis's math also changed over time (:mod:`.mathversion`: imputation, participant filter, iteration counts); the
+replay runs the version it is given. The k-means and silhouette are Polis's (:mod:`.kmeans`).
 """
 
 from __future__ import annotations
@@ -30,32 +24,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from pluralign.aggregate.opinion import clusters as cl
+from pluralign.aggregate.opinion.kmeans import kmeans, silhouette
+from pluralign.aggregate.opinion.mathversion import MATH
 from pluralign.aggregate.opinion.matrix import VoteMatrix
 from pluralign.aggregate.opinion.pca import Projection
 from pluralign.errors import InputError
 
 
-@dataclass(frozen=True)
-class MathVersion:
-    """impute: "zero" or "mean" for missing votes; count_zeroed: zeroed (moderated-out) columns count as votes in
-    the participant filter; pca_iters / base_iters / group_iters: power iterations and k-means iterations."""
-
-    impute: str
-    count_zeroed: bool
-    pca_iters: int
-    base_iters: int
-    group_iters: int = 20  # Polis passed its 100 under a name its k-means never read
-
-
 MAX_CELLS = 20_000_000  # participants x statements a replay will hold dense (160 MB of float64)
-
-MATH = {"2017": MathVersion(impute="zero", count_zeroed=True, pca_iters=10, base_iters=20),
-        "current": MathVersion(impute="mean", count_zeroed=False, pca_iters=100, base_iters=100)}
 
 
 @dataclass(frozen=True)
 class ReplayConfig:
-    """math: "current" or "2017" (see :data:`MATH`); poll_seconds: votes less than this apart join one update;
+    """math: a version name of :data:`~.mathversion.MATH` ("current", "2018", "2017", ...); poll_seconds: votes less than this apart join one update;
     restart_hours: how often the server restarted (None: never); fresh_load: end with one more update on a server
     that has just loaded the saved state (group clusterings and k smoother start afresh), as when the math was
     computed after the conversation had gone quiet; seed: the first PCA's random start."""
@@ -68,20 +49,9 @@ class ReplayConfig:
 
     def __post_init__(self):
         if self.math not in MATH:
-            raise InputError(f"math must be one of {sorted(MATH)}, got {self.math!r}")
+            raise InputError(f"math must be one of {', '.join(MATH)}, got {self.math!r}")
         if self.poll_seconds < 0 or (self.restart_hours is not None and self.restart_hours <= 0):
             raise InputError("poll_seconds must be >= 0 and restart_hours > 0")
-
-
-def math_version_of_export(matrix: VoteMatrix, polis_groups: dict[str, int]) -> str:
-    """"2017" when the export clusters more participants with fewer real votes than the current filter needs
-    than its top-up could have admitted (15; only the pre-November-2017 filter, which counted zeroed columns as
-    votes, clustered them wholesale), else "current". ``polis_groups``: participant id -> Polis group."""
-    index = {p: i for i, p in enumerate(matrix.participants)}
-    real = np.diff(matrix.codes.indptr)
-    clustered = [index[p] for p in polis_groups if p in index]
-    below = int(np.sum(real[clustered] < min(cl.MIN_VOTES, matrix.shape[1])))
-    return "2017" if below > cl.GREEDY_N else "current"
 
 
 def update_starts(times: np.ndarray, poll_seconds: float) -> np.ndarray:
@@ -128,98 +98,6 @@ def warm_pca(mat: np.ndarray, previous: np.ndarray | None, iters: int, rng) -> t
         if comps[c] @ comps[c] > 0:
             data = data - np.outer(data @ comps[c], comps[c]) / (comps[c] @ comps[c])
     return center, comps
-
-
-# ---- k-means with Polis's warm start ---------------------------------------------------------------------------
-def _centres(points: np.ndarray, weights: np.ndarray, labels: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Weighted mean position of each cluster in ``ids`` (each must have members); points without one are skipped."""
-    slot = np.full(int(max(ids.max(), labels.max())) + 1, -1)
-    slot[ids] = np.arange(len(ids))
-    pos = np.where(labels >= 0, slot[np.maximum(labels, 0)], -1)
-    ok = pos >= 0
-    mass = np.bincount(pos[ok], weights=weights[ok], minlength=len(ids))
-    sums = np.zeros((len(ids), points.shape[1]))
-    np.add.at(sums, pos[ok], weights[ok, None] * points[ok])
-    return sums / mass[:, None]
-
-
-def _clean_start(points, weights, labels, ids, k):
-    """Polis's clean-start-clusters: keep old clusters that still have members (re-centred), merge identical
-    centres, then add a cluster at the point farthest from every centre until min(k, #distinct points)."""
-    labels = labels.copy()
-    alive = np.asarray(ids, dtype=np.int64)[np.isin(ids, labels)]
-    if len(alive) == 0:  # nobody left in any old cluster: one cluster of everyone, with a new id
-        alive = np.array([int(np.max(ids, initial=-1)) + 1])
-        labels[:] = alive[0]
-    ids = alive
-    centres = _centres(points, weights, labels, ids)
-    _, first, inverse = np.unique(centres, axis=0, return_index=True, return_inverse=True)
-    if len(first) < len(ids):  # identical centres: the larger cluster's id survives
-        for group in range(len(first)):
-            same = ids[inverse.ravel() == group]
-            sizes = np.array([np.sum(labels == c) for c in same])
-            keep = same[len(sizes) - 1 - int(np.argmax(sizes[::-1]))]
-            labels[np.isin(labels, same)] = keep
-        ids = ids[np.isin(ids, labels)]
-    possible = min(k, len(np.unique(points, axis=0)))
-    while True:
-        centres = _centres(points, weights, labels, ids)
-        if len(ids) >= possible:
-            return ids, centres
-        nearest = np.sqrt(((points[:, None, :] - centres[None]) ** 2).sum(-1)).min(axis=1)
-        far = len(nearest) - 1 - int(np.argmax(nearest[::-1]))  # Clojure's max-key keeps the last of ties
-        if nearest[far] <= 0:
-            return ids, centres
-        labels[far] = ids.max() + 1
-        ids = np.append(ids, ids.max() + 1)
-
-
-def warm_kmeans(points: np.ndarray, weights: np.ndarray, k: int, previous: tuple | None, max_iters: int):
-    """Polis's k-means -> (ids (k',), centres (k', 2), label of each point). previous: (label of each point,
-    -1 for new points; ids) from the last update, or None for the first k distinct points as starts."""
-    if previous is None:
-        _, first = np.unique(points, axis=0, return_index=True)
-        first = np.sort(first)[:k]
-        ids, centres = np.arange(len(first)), points[first]
-    else:
-        ids, centres = _clean_start(points, weights, previous[0], previous[1], k)
-    for _ in range(max_iters + 1):
-        nearest = ((points[:, None, :] - centres[None]) ** 2).sum(-1).argmin(axis=1)
-        used = np.unique(nearest)  # empty clusters are dropped
-        new_ids, labels = ids[used], ids[nearest]
-        new_centres = _centres(points, weights, labels, new_ids)
-        done = _same_centres(centres, new_centres)
-        ids, centres = new_ids, new_centres
-        if done:
-            break
-    return ids, centres, labels
-
-
-def _same_centres(a: np.ndarray, b: np.ndarray, tol: float = 0.01) -> bool:
-    a, b = a[np.lexsort(a.T[::-1])], b[np.lexsort(b.T[::-1])]
-    n = min(len(a), len(b))
-    return bool(np.all(np.linalg.norm(a[:n] - b[:n], axis=1) < tol))
-
-
-def silhouette(points: np.ndarray, labels: np.ndarray) -> float:
-    """Mean silhouette of (n, 2) points (0 for members of singleton clusters), as scikit-learn's
-    ``silhouette_score``; -inf with fewer than 2 clusters or as many clusters as points. A replay computes
-    thousands of these on <= 100 points, where scikit-learn's input checks cost 50x the arithmetic."""
-    groups, label = np.unique(labels, return_inverse=True)
-    if not 2 <= len(groups) <= len(points) - 1:
-        return -np.inf
-    dist = np.sqrt(((points[:, None, :] - points[None]) ** 2).sum(-1))
-    member = np.eye(len(groups))[label]  # (n, g) one-hot
-    size = member.sum(0)
-    total = dist @ member  # (n, g): summed distance to each cluster
-    own = size[label] - 1
-    a = np.divide(total[np.arange(len(label)), label], own, out=np.zeros(len(label)), where=own > 0)
-    other = total / size
-    other[np.arange(len(label)), label] = np.inf
-    b = other.min(axis=1)
-    scale = np.maximum(a, b)
-    s = np.divide(b - a, scale, out=np.zeros(len(label)), where=(own > 0) & (scale > 0))
-    return float(s.mean())
 
 
 # ---- the replay ------------------------------------------------------------------------------------------------
@@ -291,7 +169,7 @@ def replay(matrix: VoteMatrix, config: ReplayConfig | None = None,
         members = np.flatnonzero(chosen)  # positions in ``rows``
         points = proj[members]
         previous = None if len(base_ids) == 0 else (base_of[rows[members]], base_ids)
-        base_ids, base_centres, labels = warm_kmeans(points, np.ones(len(points)), cl.BASE_K, previous,
+        base_ids, base_centres, labels = kmeans(points, np.ones(len(points)), cl.BASE_K, previous,
                                                      version.base_iters)
         base_of[rows[members]] = labels
         sizes = np.bincount(np.searchsorted(base_ids, labels), minlength=len(base_ids)).astype(np.float64)
@@ -300,7 +178,7 @@ def replay(matrix: VoteMatrix, config: ReplayConfig | None = None,
         for k in range(2, cl.max_groups(len(base_ids)) + 1):
             last = groupings.get(k)
             prev = None if last is None else (np.array([last[0].get(int(b), -1) for b in base_ids]), last[1])
-            g_ids, _, g_labels = warm_kmeans(base_centres, sizes, k, prev, version.group_iters)
+            g_ids, _, g_labels = kmeans(base_centres, sizes, k, prev, version.group_iters)
             found[k] = (g_labels, silhouette(base_centres, g_labels))
             groupings[k] = (dict(zip(base_ids.tolist(), g_labels.tolist())), g_ids)
         if found:
