@@ -65,12 +65,47 @@ def test_interrupted_run_resumes_without_duplicates(tiny_lm, tmp_path):
 
 def test_a_line_cut_by_a_kill_is_dropped(tmp_path):
     out = tmp_path / "chains.jsonl"
-    out.write_text(json.dumps({"id": "a"}) + "\n" + '{"id": "b", "rou')
+    chain = json.dumps({"id": "a", "rounds": []})
+    out.write_text(chain + "\n" + '{"id": "b", "rou')
     assert finished_ids(out) == {"a"}
-    assert out.read_text() == json.dumps({"id": "a"}) + "\n"
-    out.write_text('{"id": "a"\n' + json.dumps({"id": "b"}) + "\n")
+    assert out.read_text() == chain + "\n"
+    out.write_text('{"id": "a"\n' + chain + "\n")
     with pytest.raises(InputError, match="chains.jsonl:1"):
         finished_ids(out)
+
+
+def test_only_a_torn_chain_of_our_own_is_ever_removed(tmp_path):
+    out = tmp_path / "chains.jsonl"
+    whole = json.dumps({"id": "a", "rounds": []}) + "\n" + json.dumps({"id": "b", "rounds": []})
+    out.write_text(whole)  # the last chain is whole, only its newline is missing: kept, newline restored
+    assert finished_ids(out) == {"a", "b"} and out.read_text() == whole + "\n"
+    prompts = tmp_path / "prompts.jsonl"  # --out naming the prompts file by mistake
+    text = '{"id": "q0", "prompt": "Hi?"}\n{"prompt": "no id, no newline"}'
+    prompts.write_text(text)
+    with pytest.raises(InputError, match="prompts.jsonl:1: not a chain"):
+        finished_ids(prompts)
+    assert prompts.read_text() == text
+    binary = tmp_path / "model.bin"
+    binary.write_bytes(b"\x00\xff\xfe\x93" * 100)
+    with pytest.raises(InputError, match="model.bin:1: not UTF-8 text"):
+        finished_ids(binary)
+    assert binary.read_bytes() == b"\x00\xff\xfe\x93" * 100
+    with pytest.raises(InputError, match="is a folder"):
+        finished_ids(tmp_path)
+
+
+def test_cli_checks_out_before_loading_the_model(tmp_path, capsys):
+    from pluralign.cli import main
+
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('{"id": "q0", "prompt": "Hi?"}\n')
+    (tmp_path / "chains").mkdir()
+    for out in (tmp_path / "chains", prompts):
+        with pytest.raises(SystemExit) as ex:
+            main(["cai", "revise", "--prompts", str(prompts), "--out", str(out), "--model", str(tmp_path / "no-model")])
+        err = capsys.readouterr().err
+        assert ex.value.code == 2 and ("is a folder" in err or "not a chain" in err) and "model" not in err, err
+    assert prompts.read_text() == '{"id": "q0", "prompt": "Hi?"}\n'
 
 
 def test_sft_records_from_every_round():

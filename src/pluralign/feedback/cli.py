@@ -49,9 +49,9 @@ def revise_cmd(
     seed: int = 0,
 ) -> None:
     """SL-CAI: answer, critique and revise each prompt under randomly drawn principles."""
-    from pluralign.feedback.critique import ReviseConfig, read_chains, revise, sft_records
+    from pluralign.feedback.critique import ReviseConfig, finished_ids, read_chains, revise, sft_records
     from pluralign.feedback.fewshot import load_critique_examples
-    from pluralign.io import write_records
+    from pluralign.io import check_output_file, write_records
     from pluralign.lm import load_model
     from pluralign.lm.cli import read_prompts
     from pluralign.progress import progress_bar
@@ -63,10 +63,12 @@ def revise_cmd(
     cons, examples = _constitution(constitution), load_critique_examples(fewshot)
     config = ReviseConfig(rounds=rounds, max_new_tokens=max_new_tokens, repetition_penalty=repetition_penalty,
                           temperature=temperature, batch_size=batch_size, seed=seed)
+    sft = sft or _sibling(out, ".sft.jsonl")
+    finished_ids(out)  # a wrong --out or --sft fails here, before the model loads
+    check_output_file(sft)
     lm = load_model(model)
     with progress_bar("critique/revise", len(rows)) as advance:
         done_now = revise(lm, rows, cons, examples, out, config, progress=advance)
-    sft = sft or _sibling(out, ".sft.jsonl")
     n = write_records(sft, sft_records(read_chains(out), every_round=every_round))
     typer.echo(f"revised {done_now} prompts ({len(rows) - done_now} already done); chains in {out}, "
                f"{n} SFT records in {sft}")

@@ -97,28 +97,52 @@ def revise_batch(lm: LanguageModel, rows: Sequence[dict], constitution: Constitu
     return chains
 
 
+CHAIN_START = b'{"id": '
+"""How every chain line starts (``json.dumps`` of a chain, whose first key is "id")."""
+
+
 def finished_ids(path: str | Path) -> set[str]:
-    """Prompt ids already in a chain file. A last line cut short by a killed run is removed from the file."""
+    """Prompt ids already in a chain file. Only a torn record of our own is removed: a last line without its
+    newline that starts like a chain and does not parse, as a kill mid-append leaves it. Any other line that
+    is not a chain (another file named by mistake, a binary file) is refused and the file left unchanged."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError("is a folder; give the chain file to write", path=str(path))
     if not path.exists():
         return set()
-    done, good_bytes = set(), 0
-    with open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError:
-                if fh.read(1):  # not the last line: the file is damaged, not merely cut short
-                    raise InputError("invalid JSON in a chain file", path=str(path), line=lineno) from None
-                break
-            if not raw.endswith(b"\n"):
-                break
-            done.add(str(row["id"]))
-            good_bytes += len(raw)
-    if good_bytes < path.stat().st_size:
-        with open(path, "r+b") as fh:
-            fh.truncate(good_bytes)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror}", path=str(path)) from None
+    *lines, tail = data.split(b"\n")  # tail: what follows the last newline (empty in a whole file)
+    done = {_chain_id(raw, path, n) for n, raw in enumerate(lines, 1) if raw.strip()}
+    if tail.strip():
+        try:
+            done.add(_chain_id(tail, path, len(lines) + 1))
+        except InputError:
+            if not tail.startswith(CHAIN_START):
+                raise
+            with open(path, "r+b") as fh:
+                fh.truncate(len(data) - len(tail))
+        else:  # a whole chain that lost only its newline: give it back, so the next append starts a line
+            with open(path, "ab") as fh:
+                fh.write(b"\n")
     return done
+
+
+def _chain_id(raw: bytes, path: Path, line: int) -> str:
+    from pluralign.io import not_utf8
+
+    try:
+        row = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise not_utf8(err, str(path), line) from None
+    except json.JSONDecodeError:
+        raise InputError("invalid JSON in a chain file", path=str(path), line=line) from None
+    if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("rounds"), list):
+        raise InputError("not a chain (a JSON object with 'id' and 'rounds'): is this the chain file?",
+                         path=str(path), line=line)
+    return str(row["id"])
 
 
 def append_chains(path: str | Path, chains: Sequence[dict]) -> None:
