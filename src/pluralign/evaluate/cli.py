@@ -208,3 +208,38 @@ def steerable_cmd(
         for i, r in enumerate(results):
             rows[i] += [{"task": "kaleidoscope", **row} for row in r["rows"]]
     write_rows(out, names, rows)
+
+
+def judged(figure, accuracy: float) -> str:
+    """A judged figure with its judge's accuracy on the controls beside it (flagged when near chance)."""
+    flag = " (judge at chance)" if accuracy < 0.6 else ""
+    return f"{figure}  judge {accuracy:.0%}{flag}"
+
+
+@eval_app.command("overton")
+def overton_cmd(
+    data: Annotated[Path, typer.Option(help="situations with their values, rights, duties and explanations "
+                                            "(overton_valuekaleidoscope.jsonl layout)")],
+    model: ModelOpt = "default",
+    baseline: BaselineOpt = None,
+    limit: LimitOpt = 20,
+    threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="the judge's cosine threshold")] = 0.4,
+    max_new_tokens: Annotated[int, typer.Option(min=1)] = 96,
+    out: OutOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Coverage of each situation's values by one answer, with the judge's accuracy on its controls."""
+    from pluralign.evaluate.data import read_overton, subsample
+    from pluralign.evaluate.overton import EmbeddingJudge, evaluate_overton, judge_controls
+
+    items = subsample(read_overton(data), limit, seed, key=lambda it: it["id"])
+    judge = EmbeddingJudge(threshold)
+    controls = judge_controls(items, judge, seed)
+    lms = models(model, baseline)
+    results = [evaluate_overton(lm, items, judge, max_new_tokens=max_new_tokens, seed=seed, controls=controls)
+               for lm in lms]
+    names = [lm.name for lm in lms]
+    side_by_side(f"Overton coverage ({len(items)} situations; judge accuracy on controls: own "
+                 f"{controls['own']:.0%}, other {controls['other']:.0%}, empty {controls['empty']:.0%})", "metric",
+                 names, [{"coverage": judged(r.coverage, r.judge["accuracy"])} for r in results])
+    write_rows(out, names, [r.rows for r in results])
