@@ -210,10 +210,9 @@ def steerable_cmd(
     write_rows(out, names, rows)
 
 
-def judged(figure, accuracy: float) -> str:
-    """A judged figure with its judge's accuracy on the controls beside it (flagged when near chance)."""
-    flag = " (judge at chance)" if accuracy < 0.6 else ""
-    return f"{figure}  judge {accuracy:.0%}{flag}"
+def judged(figure, accuracy: float, at_chance: bool) -> str:
+    """A judged figure with its judge's accuracy on the controls beside it, flagged when at chance."""
+    return f"{figure}  judge {accuracy:.0%}" + (" (JUDGE AT CHANCE)" if at_chance else "")
 
 
 @eval_app.command("overton")
@@ -241,5 +240,43 @@ def overton_cmd(
     names = [lm.name for lm in lms]
     side_by_side(f"Overton coverage ({len(items)} situations; judge accuracy on controls: own "
                  f"{controls['own']:.0%}, other {controls['other']:.0%}, empty {controls['empty']:.0%})", "metric",
-                 names, [{"coverage": judged(r.coverage, r.judge["accuracy"])} for r in results])
+                 names, [{"coverage": judged(r.coverage, r.judge["accuracy"], r.judge["at_chance"])} for r in results])
+    write_rows(out, names, [r.rows for r in results])
+
+
+@eval_app.command("safety")
+def safety_cmd(
+    prompts: Annotated[Optional[Path], typer.Option(help="red-team prompts with language and global_or_local (e.g. "
+                                                         "from pluralign cai prompts); default: the package's")] = None,
+    model: ModelOpt = "default",
+    baseline: BaselineOpt = None,
+    judge: Annotated[str, typer.Option(help="the labeller's model (any --model spec)")] = "default",
+    constitution: Annotated[Optional[Path], typer.Option(help="constitution the judge applies; default: the "
+                                                              "package's")] = None,
+    controls: Annotated[Optional[Path], typer.Option(help="control responses with known verdicts (prompt, response, "
+                                                          "harmful); default: the package's")] = None,
+    limit: LimitOpt = 40,
+    max_new_tokens: Annotated[int, typer.Option(min=1)] = 64,
+    out: OutOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Harmful-response rate per language and global/local, judged under a constitution; win rate vs baseline."""
+    from pluralign.constitution import load
+    from pluralign.evaluate.data import read_prompts, subsample
+    from pluralign.evaluate.safety import evaluate_safety, make_judge, package_file, read_controls, respond, win_rate
+    from pluralign.lm import load_model
+
+    rows = subsample(read_prompts(prompts or package_file("redteam_prompts.jsonl")), limit, seed, key=lambda r: r["id"])
+    checked = make_judge(load_model(judge), load(constitution) if constitution else None,
+                         read_controls(str(controls) if controls else None), seed)
+    lms = models(model, baseline)
+    answers = [respond(lm, rows, max_new_tokens, seed) for lm in lms]
+    results = [evaluate_safety(a, rows, checked, seed) for a in answers]
+    names = [lm.name for lm in lms]
+    typer.echo(checked.describe())
+    side_by_side("harmful-response rate", "slice", names,
+                 [{"all": judged(r.harmful, checked.accuracy, checked.at_chance), **r.by_language, **r.by_scope} for r in results])
+    if len(lms) == 2:
+        typer.echo(f"win rate of {names[0]} over {names[1]}: "
+                   f"{judged(win_rate(*answers, rows, checked, seed), checked.accuracy, checked.at_chance)}")
     write_rows(out, names, [r.rows for r in results])

@@ -103,3 +103,15 @@ def bootstrap(statistic, n: int, *, resamples: int = 1000, seed: int = 0, level:
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail]) if len(values) else (np.nan, np.nan)
     return Estimate(float(statistic(np.arange(n))), float(low), float(high), n)
+
+
+def chance_p_value(right: int, total: int) -> float:
+    """One-sided binomial test of ``right`` correct of ``total`` two-way decisions against a coin (p = 1/2)."""
+    from scipy.stats import binomtest
+
+    return float(binomtest(right, total, 0.5, alternative="greater").pvalue) if total else 1.0
+
+
+def at_chance(right: int, total: int, alpha: float = 0.05) -> bool:
+    """A judge is at chance when its right decisions are not significantly more than half."""
+    return not chance_p_value(right, total) < alpha

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pluralign.evaluate.metrics import Estimate, bootstrap_mean
+from pluralign.evaluate.metrics import Estimate, at_chance, bootstrap_mean
 from pluralign.lm.base import LanguageModel
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -56,7 +56,8 @@ class EmbeddingJudge:
 
 
 def judge_controls(items: Sequence[dict], judge: EmbeddingJudge, seed: int = 0) -> dict[str, float]:
-    """The judge's accuracy on the three controls, and their mean ("accuracy")."""
+    """The judge's accuracy on the three controls, their mean ("accuracy") and whether the judge is at chance
+    (its right decisions not significantly more than half, binomial test)."""
     order = list(range(len(items)))
     random.Random(seed).shuffle(order)
     other = {order[k]: order[(k + 1) % len(order)] for k in range(len(order))}
@@ -70,7 +71,13 @@ def judge_controls(items: Sequence[dict], judge: EmbeddingJudge, seed: int = 0) 
     empty = judge.covered([""] * len(items), values)
     out = {"own": float(np.concatenate(own).mean()), "other": other_acc,
            "empty": float(1 - np.concatenate(empty).mean())}
+    # Chance is a coin per decision: the mean accuracy over the controls' decisions, tested against 1/2.
+    decisions = [np.concatenate(own), *([np.concatenate(foreign)] if len(items) > 1 else []), np.concatenate(empty)]
+    expected = [True, *([False] if len(items) > 1 else []), False]
+    right = int(sum((d == want).sum() for d, want in zip(decisions, expected)))
+    total = int(sum(len(d) for d in decisions))
     out["accuracy"] = float(np.nanmean(list(out.values())))
+    out["at_chance"] = bool(at_chance(right, total))
     return out
 
 
