@@ -280,3 +280,36 @@ def safety_cmd(
         typer.echo(f"win rate of {names[0]} over {names[1]}: "
                    f"{judged(win_rate(*answers, rows, checked, seed), checked.accuracy, checked.at_chance)}")
     write_rows(out, names, [r.rows for r in results])
+
+
+@eval_app.command("capability")
+def capability_cmd(
+    data: Annotated[Path, typer.Option(help="held-out reference answers: situations with values and explanations "
+                                            "(overton_valuekaleidoscope.jsonl layout)")],
+    bbq: Annotated[Optional[Path], typer.Option(help="BBQ data for disambiguated accuracy")] = None,
+    model: ModelOpt = "default",
+    baseline: BaselineOpt = None,
+    limit: LimitOpt = 20,
+    seed: SeedOpt = 0,
+) -> None:
+    """Did the model keep its general ability: reference-answer log-likelihood per token, BBQ disambiguated accuracy."""
+    from pluralign.evaluate.bias import evaluate_bias
+    from pluralign.evaluate.capability import paired_difference, reference_pairs, token_loglik
+    from pluralign.evaluate.data import read_bbq, read_overton, subsample
+    from pluralign.evaluate.metrics import bootstrap_mean
+
+    prompts, answers = reference_pairs(subsample(read_overton(data), limit, seed, key=lambda it: it["id"]))
+    lms = models(model, baseline)
+    names = [lm.name for lm in lms]
+    logliks = [token_loglik(lm, prompts, answers) for lm in lms]
+    figures = [{"log-likelihood per token (nats)": bootstrap_mean(ll, seed=seed)} for ll in logliks]
+    if len(lms) == 2:
+        figures[0]["difference vs baseline"] = paired_difference(*logliks, seed=seed)
+    if bbq is not None:
+        items = [it for it in read_bbq(bbq) if not it.ambiguous]
+        items = [it for cat in dict.fromkeys(i.category for i in items)
+                 for it in subsample([i for i in items if i.category == cat], limit, seed, key=lambda i: i.id)]
+        for f, lm in zip(figures, lms):
+            f["BBQ accuracy, disambiguated"] = evaluate_bias(lm, items, seed=seed).categories["all"][
+                "accuracy_disambiguated"]
+    side_by_side(f"capability ({len(answers)} reference answers)", "metric", names, figures)
