@@ -1,28 +1,136 @@
-"""The demo's whole flow on a tiny model: every stage runs and every artifact is a valid record file."""
+"""``pluralign demo`` is ``pluralign run`` on the package's demo.toml. On a tiny model: every stage writes valid
+records, the printed social-choice figures tell the lecture's emoji story (the 60% camp wins every prompt under
+majority rule and about its share under the proportional rule), the labeller's control result is shown, the
+trained model's margin moved on held-out pairs, and trained preferences trace back to the people."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
 from pluralign.io import read_records
 
+ROOT = Path(__file__).resolve().parents[1]
 
-def test_demo_flow_writes_every_stage(tmp_path):
-    from pluralign.demo import run_demo
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
     from pluralign.lm.tiny import save_tiny_model
 
-    model = save_tiny_model(tmp_path / "tiny")
-    out = tmp_path / "run"
-    figures = run_demo(model=str(model), max_new_tokens=6, out=str(out), train_steps=1)
+    tmp = tmp_path_factory.mktemp("demo")
+    model = save_tiny_model(tmp / "tiny")
+    done = subprocess.run([sys.executable, "-m", "pluralign.cli", "demo", "--model", str(model), "--out-dir",
+                           str(tmp / "run")], capture_output=True, text=True, cwd=ROOT, timeout=600,
+                          env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return tmp / "run", done.stdout
 
-    votes = read_records(out / "votes.jsonl", "vote")
-    assert len(votes) > 400
-    constitution = read_records(out / "constitution.json", "constitution")[0]
-    assert figures["principles"] == len(constitution.principles) >= 2
-    for principle in constitution.principles:
-        assert principle.provenance.details["statement"] and principle.provenance.details["group_agree"]
-    human = read_records(out / "human_preferences.jsonl", "preference")
-    assert human and all(p.provenance.rule.startswith("schulze") and p.provenance.participants for p in human)
-    ai = read_records(out / "ai_comparisons.jsonl", "comparison")
+
+def manifest(run: Path, stage: str) -> dict:
+    return json.loads((run / stage / "manifest.json").read_text())
+
+
+def test_every_stage_writes_records(demo):
+    run, _ = demo
+    assert len(read_records(run / "panel" / "votes.jsonl", "vote")) > 400
+    constitution = read_records(run / "constitution" / "constitution.json", "constitution")[0]
+    assert len(constitution.principles) >= 2
+    assert all(p.provenance.details["statement"] and p.provenance.details["group_agree"]
+               for p in constitution.principles)
+    human = read_records(run / "social_choice" / "preferences.jsonl", "preference")
+    assert human and all(p.provenance.rule.startswith("perpetual_phragmen+schulze") and p.provenance.participants
+                         for p in human)
+    ai = read_records(run / "ai_labels" / "ai_comparisons.jsonl", "comparison")
     assert len(ai) == len(human)
     assert all(c.provenance.principles[0] in {p.id for p in constitution.principles} for c in ai)
-    assert figures["preferences"] == len(read_records(out / "preferences.jsonl", "preference"))
-    assert (out / "dpo" / "model" / "config.json").is_file()
+    assert len(read_records(run / "train" / "data.jsonl", "preference")) == 2 * len(human)
+    assert (run / "train" / "run" / "model" / "config.json").is_file() and (run / "report.html").is_file()
+
+
+def test_majority_rule_gives_the_majority_every_prompt_and_proportional_its_share(demo):
+    run, stdout = demo
+    groups = {g["group"]: g for g in json.loads((run / "social_choice" / "outcome.json").read_text())["groups"]}
+    plain, playful = groups["plain"], groups["playful"]
+    assert plain["share"] == pytest.approx(0.6) and playful["share"] == pytest.approx(0.4)
+    assert plain["majority"] == 1.0 and playful["majority"] < 0.2
+    assert plain["proportional"] == pytest.approx(0.6, abs=0.1) and playful["proportional"] == pytest.approx(0.4, abs=0.1)
+    # the printed table says so
+    assert any("plain" in line and "60%" in line and "100%" in line for line in stdout.splitlines())
+
+
+def test_labeller_reliability_is_shown_and_flagged_at_chance(demo):
+    run, stdout = demo
+    control = json.loads((run / "ai_labels" / "control.json").read_text())
+    assert control["n"] == 16 and control["ci95"][0] <= control["accuracy"] <= control["ci95"][1]
+    assert control["at_chance"]  # a random tiny model cannot beat chance on 16 pairs
+    assert "AT CHANCE" in stdout
+
+
+def test_trained_model_moved_on_held_out_pairs(demo):
+    run, stdout = demo
+    held = json.loads((run / "heldout" / "heldout.json").read_text())
+    trained_on = {p.id for p in read_records(run / "train" / "data.jsonl", "preference")}
+    assert held["n"] >= 3 and not set(held["ids"]) & trained_on
+    change = [a - b for a, b in zip(held["per_pair"]["after"], held["per_pair"]["before"])]
+    assert max(abs(c) for c in change) > 1e-3  # the trained weights score held-out pairs differently
+    assert held["change"] == pytest.approx(sum(change) / len(change))
+    assert "held-out pairs" in stdout
+
+
+def test_demo_traces_a_human_and_an_ai_preference(demo):
+    _, stdout = demo
+    assert "(people's choice)" in stdout and "(AI label)" in stdout
+    assert "<- principle" in stdout and "<- rankings by 50 participants" in stdout
+
+
+def test_demo_prints_per_stage_times_and_reruns_nothing(demo):
+    run, stdout = demo
+    assert "per-stage times" in stdout
+    first = manifest(run, "train")["finished"]
+    from pluralign.pipeline.cli import DEMO_PIPELINE
+    from pluralign.pipeline.runner import run_pipeline
+    from pluralign.pipeline.spec import load
+    from rich.console import Console
+
+    model = manifest(run, "responses")["model"]["spec"]
+    runs = run_pipeline(load(DEMO_PIPELINE, model=model), run, console=Console(quiet=True))
+    assert {r.status for r in runs} == {"skipped"} and manifest(run, "train")["finished"] == first
+
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed (Debian package 'chromium')")
+def test_report_renders_in_chromium_without_errors_or_network(demo, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    run, _ = demo
+    errors, requests = [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type in ("error", "warning") else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("request", lambda req: requests.append(req.url))
+        page.goto((run / "report.html").as_uri())
+        page.wait_for_load_state("load")
+        headings = page.locator("h2").all_inner_texts()
+        alarm = page.locator(".alarm").inner_text()
+        svgs = page.locator("figure svg").count()
+        width = page.evaluate("document.querySelector('figure svg').getBoundingClientRect().width")
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        browser.close()
+    assert errors == []
+    assert requests == [(run / "report.html").as_uri()]  # self-contained: nothing else is fetched
+    for title in ("Panel and its weighting", "Opinion map and groups", "Social choice", "AI labeller reliability",
+                  "Training", "Did the model move", "Provenance of each trained preference"):
+        assert any(h.startswith(title) for h in headings), (title, headings)
+    assert "AT CHANCE" in alarm and svgs >= 4 and width > 100
+    assert (tmp_path / "report.png").stat().st_size > 20_000

@@ -29,7 +29,8 @@ def _register_stages() -> None:
     from pluralign.elicit.cli import elicit_app, serve
     from pluralign.evaluate.cli import eval_app
     from pluralign.feedback.cli import cai_app
-    from pluralign.lm.cli import demo, generate, model_app
+    from pluralign.lm.cli import generate, model_app
+    from pluralign.pipeline.cli import demo, run, trace
     from pluralign.train import cli_rl  # noqa: F401  (adds ppo, rloo, grpo to the train group)
     from pluralign.train.cli import train_app
 
@@ -43,7 +44,9 @@ def _register_stages() -> None:
     app.add_typer(cai_app, name="cai")
     app.add_typer(train_app, name="train")
     app.add_typer(eval_app, name="eval")
+    app.command("run")(run)
     app.command("demo")(demo)
+    app.command("trace")(trace)
 
 
 _register_stages()

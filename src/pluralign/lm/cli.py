@@ -1,4 +1,4 @@
-"""CLI for the model floor: ``pluralign model info``, ``pluralign generate``, ``pluralign demo``."""
+"""CLI for the model floor: ``pluralign model info``, ``pluralign model serve``, ``pluralign generate``."""
 
 from __future__ import annotations
 
@@ -92,21 +92,3 @@ def generate(
                               max_new_tokens=max_new_tokens, seed=seed, progress=advance)
     write_jsonl(out, ({**r, "responses": o, "model": lm.name, "seed": seed} for r, o in zip(rows, outputs)))
     typer.echo(f"wrote {len(rows)} rows to {out}")
-
-
-def demo(
-    model: ModelOpt = "default",
-    out: Annotated[Path, typer.Option(help="directory for every artifact of the run")] = Path("runs/demo"),
-    max_new_tokens: Annotated[int, typer.Option(min=1)] = 40,
-    train_steps: Annotated[int, typer.Option(min=1, help="DPO steps")] = 4,
-    seed: int = 0,
-) -> None:
-    """The whole flow offline: people vote, opinion groups, a constitution, rankings and social choice,
-    AI feedback, a few DPO steps, and provenance from the trained preferences back to the people."""
-    from pluralign.demo import run_demo
-
-    run_demo(model=model, max_new_tokens=max_new_tokens, seed=seed, out=str(out), train_steps=train_steps)
-
-
-
-

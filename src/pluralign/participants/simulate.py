@@ -3,8 +3,11 @@
 For demos and tests of the whole flow where no real people are at hand. It mirrors the lecture's emoji example:
 60% of people find emojis unprofessional and want short answers ("plain"), 40% like a warm, playful tone
 ("playful"); both camps share core values (honesty, privacy, no help with harm). Votes are drawn from each camp's
-agree/disagree/pass probabilities; rankings follow each camp's taste with some noise, so camps disagree on style
-but agree on substance. Deterministic for a given seed.
+agree/disagree/pass probabilities; rankings follow each camp's taste (noise only breaks near-ties), so camps
+disagree on style but agree on substance. The two tastes pull in opposite directions (plain: fewer emojis, fewer
+characters; playful: more of both), so on every prompt each camp has its own favourite and, with everyone ranking
+every prompt, the 60% camp wins every prompt's majority vote: the lecture's point that prompt-by-prompt
+aggregation hands a 60% majority all of the rankings. Deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ def simulate_votes(n_participants: int = 50, share_plain: float = 0.6, seen: flo
     probability ``seen``)."""
     rng = np.random.default_rng(seed)
     n_plain = round(n_participants * share_plain)
-    participants = [Participant(id=f"p{i + 1}", group=CAMPS[0] if i < n_plain else CAMPS[1])
-                    for i in range(n_participants)]
+    camps = [CAMPS[0] if i < n_plain else CAMPS[1] for i in range(n_participants)]
+    participants = [Participant(id=f"p{i + 1}", group=camp, attributes={"camp": camp}) for i, camp in enumerate(camps)]
     statements = [Statement(id=sid, text=text, moderated=1) for sid, text, _ in STATEMENTS]
     votes = []
     for person in participants:
@@ -57,22 +60,27 @@ def simulate_votes(n_participants: int = 50, share_plain: float = 0.6, seen: flo
 
 
 def taste(camp: str, response: str) -> float:
-    """How much a camp likes a response: plain wants short and emoji-free; playful wants emojis and warmth."""
-    emojis = len(EMOJI.findall(response))
-    words = len(response.split())
+    """How much a camp likes a response: plain wants it short and emoji-free; playful wants emojis and a longer,
+    warmer answer. One emoji counts as much as 200 characters (about 40 words); length is counted in characters,
+    so two different answers rarely tie."""
+    emojis = min(len(EMOJI.findall(response)), 3)
+    length = min(len(response.strip()), 800) / 100
     if camp == "plain":
-        return -2.0 * min(emojis, 3) - words / 40
-    return 2.0 * min(emojis, 3) + ("!" in response) * 0.5
+        return -2.0 * emojis - length
+    return 2.0 * emojis + length + 0.5 * ("!" in response)
 
 
 def simulate_rankings(participants: list[Participant], prompts: list[Text], candidates: list[list[str]],
-                      raters_per_prompt: int = 12, noise: float = 0.3, seed: int = 0) -> list[Ranking]:
-    """Each prompt ranked by ``raters_per_prompt`` randomly drawn participants, best first, by their camp's taste
-    plus Gaussian noise (sd ``noise``)."""
+                      raters_per_prompt: int | None = None, noise: float = 0.005, seed: int = 0) -> list[Ranking]:
+    """Each prompt ranked, best first, by ``raters_per_prompt`` randomly drawn participants (default: every
+    participant, so each prompt's electorate is the panel itself) by their camp's taste plus Gaussian noise
+    (sd ``noise`` in taste units, 1 = 100 characters: the default only breaks near-ties, so a camp ranks as one,
+    as in the lecture's example)."""
     rng = np.random.default_rng(seed)
+    n_raters = len(participants) if raters_per_prompt is None else min(raters_per_prompt, len(participants))
     rankings = []
     for p, (prompt, options) in enumerate(zip(prompts, candidates)):
-        raters = rng.choice(len(participants), size=min(raters_per_prompt, len(participants)), replace=False)
+        raters = rng.choice(len(participants), size=n_raters, replace=False)
         for r in raters:
             person = participants[r]
             scores = [taste(person.group, text) + rng.normal(0, noise) for text in options]

@@ -1,0 +1,213 @@
+"""Stage adapters, model side: candidate responses, AI labels (with the labeller's reliability on a control set),
+training (in process or under ``accelerate launch``), and the held-out check that the model moved.
+
+Every model call goes through the model protocol, so ``model = "openai:URL#name"`` moves a stage's model work to
+an OpenAI-compatible server (vLLM) without another change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from rich.markup import escape
+
+from pluralign.errors import InputError
+from pluralign.pipeline.context import Context, write_json
+from pluralign.train.config import DPOConfig, RewardConfig
+
+TRAIN_METHODS = {"dpo": (DPOConfig, "pluralign.train.dpo:train_dpo"),
+                 "rm": (RewardConfig, "pluralign.train.reward:train_reward_model")}
+BUILTIN_CONTROL = Path(__file__).with_name("control.jsonl")
+
+
+# ---- responses ---------------------------------------------------------------------------------------------
+
+def prompt_files(stage) -> list[str]:
+    return [stage.prompts] if isinstance(stage.prompts, str) else []
+
+
+def run_responses(ctx: Context) -> None:
+    s = ctx.stage
+    if isinstance(s.prompts, str):
+        from pluralign.lm.cli import read_prompts
+
+        prompts = [row["prompt"] for row in read_prompts(Path(s.prompts))]
+    else:
+        prompts = list(s.prompts)
+    prompts = [[{"role": "user", "content": p}] if isinstance(p, str) else p for p in prompts]
+    chats = [[{"role": "system", "content": style}, *prompt] for prompt in prompts for style in s.styles]
+    lm = ctx.lm()
+    samples = lm.generate(chats, temperature=s.temperature, max_new_tokens=s.max_new_tokens, seed=ctx.seed,
+                          repetition_penalty=s.repetition_penalty)
+    k = len(s.styles)
+    with open(ctx.out / "candidates.jsonl", "w", encoding="utf-8") as f:
+        for i, prompt in enumerate(prompts):
+            options = [samples[i * k + j][0].strip() or f"({s.styles[j]})" for j in range(k)]
+            for j in range(1, k):  # identical samples would merge into one candidate
+                while options[j] in options[:j]:
+                    options[j] += " "
+            f.write(json.dumps({"id": f"q{i}", "prompt": prompt, "candidates": options, "styles": s.styles}) + "\n")
+    first = json.loads((ctx.out / "candidates.jsonl").read_text().splitlines()[0])
+    ctx.say(f"{len(prompts)} prompts x {k} styles answered by {lm.name}; the first:")
+    for style, text in zip(s.styles, first["candidates"]):
+        ctx.say(f"  [dim]{escape(style)}[/] -> {escape(repr(text[:160]))}")
+    ctx.figures.update(prompts=len(prompts), model=lm.name)
+
+
+# ---- AI labels and their reliability -------------------------------------------------------------------------
+
+def control_files(stage) -> list[str]:
+    return [str(BUILTIN_CONTROL if stage.control == "builtin" else stage.control)]
+
+
+def wilson(k: int, n: int) -> tuple[float, float]:
+    """95% Wilson score interval for k successes in n (scipy's binomtest ``proportion_ci``)."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(0.95, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def run_ai_labels(ctx: Context) -> None:
+    from pluralign.feedback import AIFeedback, LabelConfig, Pair
+    from pluralign.feedback.ai_preference import to_preferences
+    from pluralign.feedback.evaluate import evaluate, read_items
+    from pluralign.io import load_constitution, read_records, write_records
+
+    s = ctx.stage
+    constitution = load_constitution(ctx.input("constitution") / "constitution.json")
+    human = read_records(ctx.input("social_choice") / "preferences.jsonl", "preference")
+    labeller = AIFeedback(ctx.lm(), constitution, LabelConfig(principles=s.principles, chat=s.chat,
+                                                              low_precision=s.low_precision, seed=ctx.seed))
+    pairs = [Pair(f"ai-{i}", pref.prompt, pref.chosen, pref.rejected) for i, pref in enumerate(human)]
+    comparisons = labeller.label(pairs, source=str(ctx.input("social_choice") / "preferences.jsonl"))
+    write_records(ctx.out / "ai_comparisons.jsonl", comparisons)
+    write_records(ctx.out / "ai_preferences.jsonl", to_preferences(comparisons))
+    agree = sum(c.p_a >= 0.5 for c in comparisons)
+    ctx.say(f"{len(comparisons)} pairs labelled under the people's constitution; the AI sides with the panel on "
+            f"{agree} (mean p = {np.mean([c.p_a for c in comparisons]):.2f})")
+
+    items = read_items(control_files(s)[0])
+    result = evaluate(labeller, items)
+    k = int(round(result.accuracy * result.n))
+    low, high = wilson(k, result.n)
+    at_chance = low <= 0.5
+    control = {"n": result.n, "accuracy": result.accuracy, "ci95": [low, high], "brier": result.brier,
+               "at_chance": at_chance, "source": control_files(s)[0], "agree_with_panel": agree,
+               "n_labelled": len(comparisons), "model": labeller.lm.name}
+    write_json(ctx.out / "control.json", control)
+    line = (f"labeller reliability on {result.n} control pairs with known answers: accuracy {result.accuracy:.0%} "
+            f"(95% CI {low:.0%}-{high:.0%}), Brier {result.brier:.3f}")
+    if at_chance:
+        ctx.say(f"[bold white on red] WARNING: the AI labeller is AT CHANCE [/] {line}. Its labels are noise: "
+                f"use a stronger labeller (model = \"openai:URL#name\") or leave the AI labels out of training.")
+    else:
+        ctx.say(line)
+    ctx.figures.update(control_accuracy=result.accuracy, at_chance=at_chance, labelled=len(comparisons))
+
+
+# ---- training ------------------------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def accelerate_command(launcher, method: str, config: Path) -> list[str]:
+    exe = Path(sys.executable).with_name("accelerate")
+    exe = str(exe) if exe.is_file() else shutil.which("accelerate")
+    if exe is None:
+        raise InputError("launcher 'accelerate' needs the accelerate package's `accelerate` command")
+    command = [exe, "launch", "--num_processes", str(launcher.num_processes), "--num_machines", "1",
+               "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port())]
+    if launcher.num_processes > 1 and "--config_file" not in launcher.args:
+        command.append("--multi_gpu")  # data parallel over the processes (gloo on CPUs, NCCL on GPUs)
+    return [*command, *launcher.args, "-m", "pluralign.cli", "train", method, str(config)]
+
+
+def run_train(ctx: Context) -> None:
+    import importlib
+
+    from pluralign.io import read_records, write_records
+    from pluralign.train.config import load_config, save_config
+
+    s = ctx.stage
+    prefs = read_records(ctx.input("social_choice") / "preferences.jsonl", "preference")
+    if ctx.has("ai_labels"):
+        prefs += read_records(ctx.input("ai_labels") / "ai_preferences.jsonl", "preference")
+    write_records(ctx.out / "data.jsonl", prefs)
+    cls, runner = TRAIN_METHODS[s.method]
+    if ctx.model.startswith(("openai:", "llamacpp:")):
+        raise InputError("training needs local weights (a transformers directory, a .gguf file or 'default')",
+                         field=f"stages.{ctx.name}.model")
+    model = ctx.model if ctx.model == "default" else str(Path(ctx.model.removeprefix("hf:")).absolute())
+    values = {**s.config, "model": model, "data": str(ctx.out / "data.jsonl"), "output_dir": str(ctx.out / "run"),
+              "seed": s.config.get("seed", ctx.seed)}
+    config_path = ctx.out / "config.toml"
+    config = cls(**values)
+    config.validate(f"stages.{ctx.name}.config")
+    save_config(config, config_path)
+    ctx.say(f"{s.method} on {len(prefs)} preference pairs, {config.steps} steps"
+            + (f", {s.launcher.num_processes} processes under accelerate launch" if s.launcher.kind == "accelerate"
+               else ""))
+    if s.launcher.kind == "accelerate":
+        env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+        done = subprocess.run(accelerate_command(s.launcher, s.method, config_path), env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        (ctx.out / "launch.log").write_text(done.stdout, encoding="utf-8")
+        if done.returncode != 0:
+            tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+            raise RuntimeError(f"accelerate launch exited with {done.returncode}: {tail} "
+                               f"(log: {ctx.out / 'launch.log'})")
+        summary = json.loads((ctx.out / "run" / "result.json").read_text())
+    else:
+        module, function = runner.split(":")
+        summary = getattr(importlib.import_module(module), function)(load_config(config_path, cls))
+    write_json(ctx.out / "summary.json", summary)
+    loss = summary.get("final_loss")
+    ctx.say(f"{summary.get('steps')} steps" + (f", final loss {loss:.4f}" if isinstance(loss, float) else "")
+            + f"; model in {ctx.out / 'run' / 'model'}")
+    ctx.figures.update(steps=summary.get("steps"), final_loss=loss)
+
+
+# ---- did the model move? -------------------------------------------------------------------------------------
+
+def margins(lm, prefs) -> np.ndarray:
+    """log p(chosen) - log p(rejected) under ``lm`` for each pair (summed nats, the model protocol's ``score``)."""
+    prompts = [p.prompt for p in prefs]
+    chosen = lm.score(prompts, [p.chosen for p in prefs])
+    rejected = lm.score(prompts, [p.rejected for p in prefs])
+    return np.array([c.logprob - r.logprob for c, r in zip(chosen, rejected)])
+
+
+def run_heldout(ctx: Context) -> None:
+    from pluralign.io import read_records
+    from pluralign.lm import load_model
+
+    prefs = read_records(ctx.input("social_choice") / "heldout_preferences.jsonl", "preference")
+    if not prefs:
+        raise InputError("no held-out pairs: set held_out > 0 on the social choice stage",
+                         field=f"stages.{ctx.name}.inputs.social_choice")
+    before = margins(ctx.lm(), prefs)
+    after = margins(load_model(str(ctx.input("train") / "run" / "model")), prefs)
+    change = after - before
+    rng = np.random.default_rng(ctx.seed)
+    boot = change[rng.integers(0, len(change), (ctx.stage.bootstrap, len(change)))].mean(axis=1)
+    low, high = np.quantile(boot, [0.025, 0.975])
+    result = {"n": len(prefs), "before": float(before.mean()), "after": float(after.mean()),
+              "change": float(change.mean()), "change_ci95": [float(low), float(high)],
+              "moved_toward_chosen": float((change > 0).mean()), "ids": [p.id for p in prefs],
+              "per_pair": {"before": before.tolist(), "after": after.tolist()}}
+    write_json(ctx.out / "heldout.json", result)
+    ctx.say(f"mean log-prob margin of chosen over rejected on {len(prefs)} held-out pairs (prompts never trained "
+            f"on): {before.mean():+.3f} before -> {after.mean():+.3f} after (change {change.mean():+.3f}, 95% "
+            f"bootstrap CI {low:+.3f} to {high:+.3f}; {(change > 0).mean():.0%} of pairs moved toward chosen)")
+    ctx.figures.update(before=result["before"], after=result["after"], change=result["change"])
