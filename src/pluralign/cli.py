@@ -32,6 +32,7 @@ def _register_stages() -> None:
     from pluralign.lm.cli import generate, model_app
     from pluralign.pipeline.cli import demo, run, trace
     from pluralign.train import cli_rl  # noqa: F401  (adds ppo, rloo, grpo to the train group)
+    from pluralign.train.cli_gpo import gpo_app  # also adds gpo to the train group
     from pluralign.train.cli import train_app
 
     app.add_typer(model_app, name="model")
@@ -43,6 +44,7 @@ def _register_stages() -> None:
     app.add_typer(constitution_app, name="constitution")
     app.add_typer(cai_app, name="cai")
     app.add_typer(train_app, name="train")
+    app.add_typer(gpo_app, name="gpo")
     app.add_typer(eval_app, name="eval")
     app.command("run")(run)
     app.command("demo")(demo)

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from pluralign.errors import InputError
+from pluralign.io import read_text as _read_text
 
 POLIS_OPTIONS = ["Agree", "Disagree", "Pass"]
 _POLIS_CODE = {1: 0, -1: 1, 0: 2}  # CSV vote coding (agree = 1) -> index into POLIS_OPTIONS
@@ -69,15 +70,6 @@ def split_groups(groups: list[str], train_fraction: float, seed: int) -> tuple[l
     order = np.random.default_rng(seed).permutation(sorted(groups))
     n_train = max(1, min(len(order) - 1, int(len(order) * train_fraction)))
     return sorted(order[:n_train].tolist()), sorted(order[n_train:].tolist())
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_bytes().decode("utf-8")
-    except OSError as err:
-        raise InputError(f"cannot read: {err.strerror}", path=str(path)) from None
-    except UnicodeDecodeError as err:
-        raise InputError(f"not UTF-8 text (byte {err.start})", path=str(path)) from None
 
 
 def _reject_constant(name: str):

@@ -53,12 +53,17 @@ class EmbeddingCache:
         if self.encoder == MINILM:
             from pluralign.embed import embed
 
-            return embed(texts)
+            vectors = embed(texts)
+            if progress:
+                progress(len(texts))
+            return vectors
         return np.asarray(self.encoder.embed(texts, progress=progress), dtype=np.float32)
 
     def embed(self, texts: list[str], progress=None) -> np.ndarray:
         keys = [_key(t) for t in texts]
         todo = sorted({k: t for k, t in zip(keys, texts) if k not in self.vectors}.items())
+        if progress:
+            progress(len(texts) - len(todo))
         if todo:
             new = self._encode([t for _, t in todo], progress)
             self.misses += len(todo)
@@ -78,6 +83,21 @@ class EmbeddingCache:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, keys=np.array(keys), vectors=np.asarray(vectors, dtype=np.float32))
         os.replace(tmp, self.folder / f"{name}.npz")
+
+
+def cache_for(embedder: str, cache_dir: str | Path | None = "") -> EmbeddingCache:
+    """The cache for an embedder spec: ``minilm`` or any :func:`pluralign.lm.load_model` spec (loaded here).
+    ``cache_dir`` "" means ``$PLURALIGN_HOME/gpo-embeddings``; None keeps nothing on disk."""
+    from pluralign.lm.cache import cache_root
+
+    if cache_dir == "":
+        cache_dir = cache_root() / "gpo-embeddings"
+    if embedder == MINILM:
+        return EmbeddingCache(cache_dir, MINILM)
+    from pluralign.lm import load_model
+
+    lm = load_model(embedder)
+    return EmbeddingCache(cache_dir, lm, identity=f"lm:{embedder}:{lm.name}")
 
 
 def embed_survey(survey: Survey, cache: EmbeddingCache, progress=None) -> dict[str, np.ndarray]:

@@ -153,6 +153,19 @@ def split(survey: Survey, config: GpoConfig) -> tuple[list[str], list[str]]:
     return train, held
 
 
+def resume_state(config: GpoConfig) -> dict | None:
+    """The checkpoint in ``config.output_dir`` (None if there is none); refuses one from a different config."""
+    path = Path(config.output_dir) / "checkpoint.pt"
+    if not path.is_file():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    differ = config_differences(state["config"], config)
+    if differ:
+        raise InputError(f"the run in {config.output_dir} was started with a different config (fields: "
+                         f"{', '.join(differ)}); use another output_dir or the same settings", path=str(path))
+    return state
+
+
 def _save(path: Path, state: dict) -> None:
     from pluralign.io import atomic_path
 
@@ -180,12 +193,8 @@ def meta_train(config: GpoConfig, survey: Survey, emb: dict[str, np.ndarray], *,
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps)
     step, curve = 0, []
     ckpt_path = out / "checkpoint.pt"
-    if ckpt_path.is_file():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        differ = config_differences(state["config"], config)
-        if differ:
-            raise InputError(f"the run in {out} was started with a different config (fields: {', '.join(differ)}); "
-                             "use another output_dir or the same settings", path=str(ckpt_path))
+    state = resume_state(config)
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -237,3 +246,21 @@ class _no_bar:
 
     def __exit__(self, *exc):
         return False
+
+
+def train_gpo(config: GpoConfig) -> dict:
+    """Read ``config.data``, embed it (cached), meta-train: the runner behind ``pluralign train gpo``."""
+    from pluralign.progress import progress_bar
+    from pluralign.train.gpo.data import read_survey
+    from pluralign.train.gpo.embeddings import cache_for, embed_survey
+
+    if not config.data_path:
+        raise InputError("data_path is required (an OpinionQA folder, a GlobalOpinionQA JSONL, Polis exports)",
+                         field="data_path")
+    resume_state(config)  # a clashing run fails before anything is read or embedded
+    survey = read_survey(config.data, config.data_path)
+    cache = cache_for(config.embedder, config.cache_dir)
+    n_texts = sum(len(q.options) for q in survey.questions.values())
+    with progress_bar("embedding options", n_texts) as advance:
+        emb = embed_survey(survey, cache, progress=advance)
+    return meta_train(config, survey, emb, embedder_id=cache.identity)

@@ -1,0 +1,70 @@
+"""Label response pairs for one group with a trained GPO: which response would the group pick?
+
+Each pair becomes one target question whose two options are the responses (x = the embedding of "prompt +
+response", as for survey options); the group's context is m of its answered survey questions. GPO's predicted
+share for response A is the soft label ``p_a`` of a :class:`~pluralign.records.Comparison`, whose provenance
+names the group, the checkpoint, the embedder and the context questions, so a DPO run on these labels targets
+that one group and can say so. The labels mean something only where the pairs look like the questions GPO was
+meta-trained on: a prompt that asks for a stance and responses that take one (see docs/gpo.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pluralign.errors import InputError
+from pluralign.records import Comparison, Provenance
+from pluralign.train.gpo.data import Question, Survey
+from pluralign.train.gpo.embeddings import EmbeddingCache, option_text
+from pluralign.train.gpo.predict import GpoPredictor
+
+
+def read_pairs(path: str | Path) -> list[dict]:
+    """JSONL rows ``{prompt, response_a, response_b}`` (text), one pair each; extra fields are kept as ``id``."""
+    from pluralign.io import iter_jsonl
+
+    rows = []
+    for line, row in iter_jsonl(path):
+        if not isinstance(row, dict):
+            raise InputError("expected a JSON object", path=str(path), line=line)
+        for name in ("prompt", "response_a", "response_b"):
+            if not isinstance(row.get(name), str) or not row[name].strip():
+                raise InputError("missing or not text", path=str(path), line=line, field=name)
+        if row["response_a"] == row["response_b"]:
+            raise InputError("the two responses are the same", path=str(path), line=line, field="response_b")
+        rows.append(row)
+    if not rows:
+        raise InputError("no pairs", path=str(path))
+    return rows
+
+
+def group_context(survey: Survey, group: str, emb: dict[str, np.ndarray], m: int, seed: int):
+    """m of the group's answered questions (seeded), as GPO context; and their ids."""
+    if group not in survey.answers:
+        near = ", ".join(survey.groups[:8])
+        raise InputError(f"unknown group {group!r} (groups include: {near} ...)", field="group")
+    answered = sorted(survey.answers[group])
+    ids = [answered[i] for i in np.random.default_rng(seed).permutation(len(answered))[:m]]
+    return [(emb[q], survey.answers[group][q]) for q in ids], ids
+
+
+def label_pairs(predictor: GpoPredictor, cache: EmbeddingCache, context, context_ids: list[str], group: str,
+                pairs: list[dict]) -> list[Comparison]:
+    texts = [option_text(Question("", p["prompt"], []), p[k]) for p in pairs for k in ("response_a", "response_b")]
+    x = cache.embed(texts)
+    if x.shape[1] != predictor.dim_x:
+        raise InputError(f"embeddings have {x.shape[1]} dimensions but the GPO model reads {predictor.dim_x}; "
+                         "use the embedder it was trained with", field="embedder")
+    preds = predictor.predict(context, [x[2 * i:2 * i + 2] for i in range(len(pairs))])
+    out = []
+    for pair, p in zip(pairs, preds):
+        p_a = float(np.clip(p[0], 0.0, 1.0))
+        out.append(Comparison(
+            prompt=pair["prompt"], response_a=pair["response_a"], response_b=pair["response_b"],
+            label="a" if p_a > 0.5 else "b" if p_a < 0.5 else "tie", p_a=p_a, annotator=f"gpo:{group}",
+            provenance=Provenance(rule="gpo-label", model=predictor.source, source=pair.get("id"),
+                                  details={"group": group, "embedder": cache.identity,
+                                           "context_questions": context_ids})))
+    return out

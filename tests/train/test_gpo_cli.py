@@ -1,0 +1,84 @@
+"""``pluralign train gpo``, ``gpo predict`` and ``gpo label`` end to end on a small file and a tiny model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pluralign.cli import main
+from pluralign.io import read_records
+from pluralign.lm.tiny import save_tiny_model
+
+COUNTRIES = [f"Land{i}" for i in range(8)]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gpo_cli")
+    rng = np.random.default_rng(0)
+    rows = []
+    for q in range(14):
+        for c in COUNTRIES:
+            rows.append({"question": f"Question: Is policy {q} good?\nOptions: A. Yes B. No\nAnswer:",
+                         "options": ["Yes", "No"], "attribute": c,
+                         "gold_distribution": rng.dirichlet([1, 1]).tolist()})
+    data = root / "g.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    model = save_tiny_model(root / "tiny")
+    out = root / "run"
+    main(["train", "gpo", "--data", "globalopinionqa", "--data-path", str(data), "--embedder", str(model),
+          "-o", str(out), "--steps", "6", "--set", f"cache_dir='{root / 'cache'}'", "--set", "min_questions=8",
+          "--set", "d_model=16", "--set", "layers=1", "--set", "heads=2", "--set", "dim_feedforward=16",
+          "--set", "min_context=2", "--set", "max_context=4", "--set", "min_target=2", "--set", "max_target=4",
+          "--set", "batch_groups=4", "--set", "save_every=3"])
+    return root, out
+
+
+def test_train_writes_the_model_and_curve(run):
+    _, out = run
+    result = json.loads((out / "result.json").read_text())
+    assert result["steps"] == 6 and result["train_groups"] == 3 and result["heldout_groups"] == 5
+    assert (out / "gpo.pt").is_file() and len((out / "metrics.jsonl").read_text().splitlines()) >= 1
+
+
+def test_predict_gives_a_distribution_per_unseen_question(run, tmp_path):
+    _, out = run
+    main(["gpo", "predict", "-m", str(out), "--group", "Land5", "--context", "3", "--out", str(tmp_path / "p.jsonl")])
+    rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert len(rows) == 14 - 3
+    assert all(abs(sum(r["predicted"]) - 1) < 1e-5 and 0 <= r["alignment"] <= 1 for r in rows)
+    assert not {r["question_id"] for r in rows} & set(rows[0]["context_questions"])
+
+
+def test_label_writes_comparisons_with_provenance(run, tmp_path):
+    _, out = run
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(json.dumps({"prompt": "Is policy 99 good?", "response_a": "Yes", "response_b": "No"}) + "\n")
+    main(["gpo", "label", "-m", str(out), "--group", "Land1", "--pairs", str(pairs), "--out", str(tmp_path / "c.jsonl")])
+    (record,) = read_records(tmp_path / "c.jsonl", "comparison")
+    assert record.label in ("a", "b") and 0 < record.p_a < 1
+    assert record.provenance.details["group"] == "Land1" and record.provenance.model.endswith("gpo.pt")
+    assert len(record.provenance.details["context_questions"]) == 10
+
+
+def test_cli_errors_are_one_line_exit_2(run, tmp_path, capsys):
+    root, out = run
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(json.dumps({"prompt": "Q?", "response_a": "Yes"}) + "\n")
+    for argv, message in [
+        (["gpo", "label", "-m", str(out), "--group", "Land1", "--pairs", str(pairs), "--out", str(tmp_path / "c")],
+         "field 'response_b'"),
+        (["gpo", "predict", "-m", str(out), "--group", "Nowhere", "--out", str(tmp_path / "p")], "unknown group"),
+        (["train", "gpo", "--data", "globalopinionqa", "--data-path", str(root / "g.jsonl"), "-o", str(out),
+          "--embedder", str(root / "tiny"), "--set", "lr=0.5", "--set", f"cache_dir='{root / 'cache'}'"],
+         "different config"),
+        (["train", "gpo", "--set", "layers=0"], "field 'layers'"),
+    ]:
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        last = capsys.readouterr().err.strip().splitlines()[-1]  # above it: model-loading bars, if any
+        assert last.startswith("error: ") and message in last
+    assert not (tmp_path / "c").exists() and not (tmp_path / "p").exists()
