@@ -313,3 +313,48 @@ def capability_cmd(
             f["BBQ accuracy, disambiguated"] = evaluate_bias(lm, items, seed=seed).categories["all"][
                 "accuracy_disambiguated"]
     side_by_side(f"capability ({len(answers)} reference answers)", "metric", names, figures)
+
+
+@eval_app.command("report")
+def report_cmd(
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write (self-contained)")],
+    model: ModelOpt = "default",
+    baseline: BaselineOpt = None,
+    data_dir: Annotated[Path, typer.Option(help="folder laid out like the shared data (pluralism/, bbq/)")] = Path(
+        "../shared/data"),
+    votes: Annotated[Optional[Path], typer.Option(help="the run's conversation for the panel section (Vote JSONL "
+                                                       "or a Polis directory)")] = None,
+    statements: Annotated[Optional[Path], typer.Option(help="Statement JSONL for --votes")] = None,
+    prompts: Annotated[Optional[Path], typer.Option(help="red-team prompts; default: the package's")] = None,
+    judge: Annotated[str, typer.Option(help="the safety labeller's model")] = "default",
+    scale: Annotated[float, typer.Option(min=0.01, help="multiply every section's default item count")] = 1.0,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the figures as JSON")] = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Every measure, model beside baseline, in one HTML page with plots and the model's provenance."""
+    import json
+    import time
+    from dataclasses import fields
+
+    from pluralign.evaluate.report import ReportConfig, run_report
+    from pluralign.evaluate.report_html import render
+    from pluralign.io import atomic_path
+
+    sizes = {f.name: max(1, round(f.default * scale)) for f in fields(ReportConfig) if isinstance(f.default, int)
+             and f.name != "seed"}
+    cfg = ReportConfig(data_dir=str(data_dir), votes=str(votes) if votes else None,
+                       statements=str(statements) if statements else None, prompts=str(prompts) if prompts else None,
+                       judge=judge, seed=seed, **sizes)
+    start = time.perf_counter()
+    lms = models(model, baseline)
+    loaded = time.perf_counter() - start
+    result = run_report(lms[0], lms[1] if len(lms) > 1 else None, cfg, model_spec=model, baseline_spec=baseline or "")
+    result["timings"]["loading models"] = loaded
+    page = render(result)
+    with atomic_path(out) as tmp:
+        Path(tmp).write_text(page, encoding="utf-8")
+    if json_out:
+        with atomic_path(json_out) as tmp:
+            Path(tmp).write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
+    split = ", ".join(f"{k} {v:.0f}s" for k, v in result["timings"].items() if v)
+    typer.echo(f"report: {out} ({time.perf_counter() - start:.0f} s: {split})")
