@@ -48,7 +48,7 @@ def files(tmp_path):
 
 def test_aggregate_writes_preferences_and_group_table(run, files):
     tmp, rankings, people, _ = files
-    code, out, err = run("aggregate", "--rankings", rankings, "--rule", "copeland", "--groups", people,
+    code, out, err = run("aggregate", "--rankings", rankings, "--rule", "copeland", "--participant-groups", people,
                          "--out", tmp / "prefs.jsonl")
     assert code == 0, err
     prefs = read_records(tmp / "prefs.jsonl", Preference)
@@ -60,8 +60,8 @@ def test_aggregate_writes_preferences_and_group_table(run, files):
 
 def test_proportional_with_raked_weights(run, files):
     tmp, rankings, people, margins = files
-    code, out, err = run("aggregate", "--rankings", rankings, "--rule", "borda", "--proportional", "--groups",
-                         people, "--weights", people, "--rake", margins, "--pairs", "best-worst",
+    code, out, err = run("aggregate", "--rankings", rankings, "--rule", "borda", "--proportional",
+                         "--participant-groups", people, "--weights", people, "--rake", margins, "--pairs", "best-worst",
                          "--out", tmp / "prefs.jsonl")
     assert code == 0, err
     assert "design effect" in out
@@ -91,18 +91,19 @@ def test_groups_from_opinion_analysis_json(run, files):
     tmp, rankings, _, _ = files
     analysis = tmp / "opinion.json"
     analysis.write_text(json.dumps({"n_groups": 2, "groups": {"a0": 0, "a1": 0, "a2": 0, "a3": 1, "a4": 1}}))
-    code, _, err = run("aggregate", "--rankings", rankings, "--proportional", "--groups", analysis,
+    code, _, err = run("aggregate", "--rankings", rankings, "--proportional", "--participant-groups", analysis,
                        "--proportional-method", "equal-shares", "--out", tmp / "prefs.jsonl")
     assert code == 0, err
     assert "group 0" in err and "60.0%" in err and "40.0%" in err
     analysis.write_text(json.dumps({"groups": []}))
-    code, _, err = run("aggregate", "--rankings", rankings, "--groups", analysis, "--out", tmp / "prefs2.jsonl")
+    code, _, err = run("aggregate", "--rankings", rankings, "--participant-groups", analysis,
+                       "--out", tmp / "prefs2.jsonl")
     assert code == 2 and "'groups' object" in err
 
 
 @pytest.mark.parametrize("args,message", [
     (["--rule", "dictator"], "unknown rule"),
-    (["--proportional"], "--proportional needs --groups"),
+    (["--proportional"], "--proportional needs --participant-groups"),
     (["--weights", "{missing}"], "cannot read"),
     (["--tie-break", "coin"], "tie-break must be one of"),
 ])
@@ -155,5 +156,6 @@ def test_infinite_weight_out_folder_and_binary_inputs_exit_2(run, files):
         assert code == 2 and "binary.jsonl:1: not UTF-8 text" in err and err.count("\n") == 1
     groups = tmp / "groups.json"
     groups.write_bytes(b'{"groups": {"a0": "\xe9"}}')
-    code, _, err = run("aggregate", "--rankings", tmp / "rankings.jsonl", "--groups", groups, "--out", tmp / "p.jsonl")
+    code, _, err = run("aggregate", "--rankings", tmp / "rankings.jsonl", "--participant-groups", groups,
+                       "--out", tmp / "p.jsonl")
     assert code == 2 and "groups.json:1: not UTF-8 text" in err

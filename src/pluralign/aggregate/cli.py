@@ -134,7 +134,7 @@ def aggregate(
     weights: Annotated[Path | None, typer.Option("--weights", help="Participant records: annotator weights")] = None,
     rake: Annotated[Path | None, typer.Option("--rake", help="JSON margins {variable: {category: share}}: rake "
                                                              "the --weights participants to them first")] = None,
-    groups: Annotated[Path | None, typer.Option("--groups", help="Participant records with 'group', or the "
+    groups: Annotated[Path | None, typer.Option("--participant-groups", help="Participant records with 'group', or the "
                                                                  "JSON of 'pluralign opinion analyze'")] = None,
     proportional: Annotated[bool, typer.Option("--proportional", help="choose winners across prompts in "
                                                                       "proportion to group shares")] = False,
@@ -157,14 +157,14 @@ def aggregate(
     if (rankings is None) == (comparisons is None):
         raise InputError("give exactly one of --rankings FILE or --comparisons FILE")
     if proportional and groups is None:
-        raise InputError("--proportional needs --groups FILE (participants with a 'group')")
+        raise InputError("--proportional needs --participant-groups FILE (participants with a 'group')")
     name = rule_name(rule)
     group_of = _groups(groups) if groups is not None else None
     won = None
     if comparisons is not None:
         if group_of is not None or weights is not None:
-            raise InputError("--groups, --proportional and --weights need --rankings (comparisons carry their "
-                             "own weight)")
+            raise InputError("--participant-groups, --proportional and --weights need --rankings (comparisons "
+                             "carry their own weight)")
         records = read_records(comparisons, Comparison)
         check_weights(records, str(comparisons))
         data = from_comparisons(records, use_strength)
