@@ -1,7 +1,7 @@
 """Load and fault benchmark of the elicitation server: votes/s, latency, and no acknowledged vote lost.
 
-Runs the real server (``pluralign serve``, uvicorn) on 127.0.0.1 with a SQLite file (or ``--db URL``) and
-drives ``--voters`` concurrent voters over HTTP for ``--seconds``. Each voter is a browser: it loads the
+Runs the real server (``pluralign serve``, uvicorn) on 127.0.0.1 with a SQLite file and, with ``--pg URL``,
+again on PostgreSQL, and drives ``--voters`` concurrent voters over HTTP for ``--seconds``. Each voter is a browser: it loads the
 conversation page (cookie + CSRF token), then votes (POST, ``Accept: application/json``) on statements in a
 random order, never twice on the same one, starting a new browser when it has voted on all.
 
@@ -14,7 +14,9 @@ concurrent voters, zero acknowledged votes lost. Prints the figures and the rati
 The client is a minimal keep-alive HTTP/1.1 client on asyncio streams rather than httpx: on a 2-core machine
 the load generator shares the CPU with the server, and a lighter client leaves more of it to the server.
 
-    python benchmarks/bench_elicit.py --voters 50 --seconds 10
+At the end a table gives votes/s, p50 and p99 of each database side by side.
+
+    python benchmarks/bench_elicit.py --voters 50 --seconds 10 --pg postgresql+psycopg://u:pw@127.0.0.1/db
 """
 
 from __future__ import annotations
@@ -85,9 +87,10 @@ class Voter:
         try:
             while time.monotonic() < until:
                 status, headers, body = await conn.request("GET", f"/c/{self.slug}")
-                anon = re.search(r"pl_anon=([^;]+)", headers.get("set-cookie", "")).group(1)
+                cookie_value = re.search(r"pl_anon=([^;]+)", headers.get("set-cookie", "")).group(1)
+                anon = cookie_value.split(".")[0]  # the cookie is "browser id.signature"
                 csrf = re.search(rb'name="csrf" value="([^"]+)"', body).group(1).decode()
-                cookie = {"Cookie": f"pl_anon={anon}", "Accept": "application/json",
+                cookie = {"Cookie": f"pl_anon={cookie_value}", "Accept": "application/json",
                           "Content-Type": "application/x-www-form-urlencoded"}
                 for number in self.rng.sample(self.statements, len(self.statements)):
                     if self.pace:  # a fixed schedule: a slow reply delays this voter, not the schedule
@@ -117,9 +120,11 @@ def free_port() -> int:
 
 
 def start_server(db: str, port: int) -> subprocess.Popen:
-    """``pluralign serve`` with a rate limit high enough not to refuse the simulated voters (it still runs)."""
+    """``pluralign serve`` with rate limits high enough not to refuse the simulated voters, who all come from
+    127.0.0.1 (the limits still run)."""
     proc = subprocess.Popen([sys.executable, "-m", "pluralign.cli", "serve", "--db", db, "--port", str(port),
-                             "--rate", "1000", "--burst", "1000", "--log-level", "warning"])
+                             "--rate", "1000", "--burst", "1000", "--address-rate", "100000",
+                             "--address-burst", "100000", "--log-level", "warning"])
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -168,7 +173,7 @@ def lost_votes(db: str, slug: str, crowd: list[Voter]) -> tuple[int, int]:
     return len(acked), missing
 
 
-def load_phase(db: str, slug: str, statements: list[int], args, pace: float, label: str) -> None:
+def load_phase(db: str, slug: str, statements: list[int], args, pace: float, label: str) -> dict:
     """Start a server, drive the voters, stop it; print throughput, latency and the acknowledged-vote check."""
     port = free_port()
     server = start_server(db, port)
@@ -186,20 +191,11 @@ def load_phase(db: str, slug: str, statements: list[int], args, pace: float, lab
           f"(target {TARGET_VOTES_PER_S:.0f}: ratio {rate / TARGET_VOTES_PER_S:.2f}); p50 {p50:.1f} ms, "
           f"p99 {p99:.1f} ms (target < {TARGET_P99_MS:.0f}: ratio {p99 / TARGET_P99_MS:.2f}); "
           f"errors {sum(v.errors for v in crowd)}; in database: {checked - missing}/{checked}")
+    return {"votes/s": rate, "p50 ms": p50, "p99 ms": p99}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--voters", type=int, default=50)
-    ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--pace", type=float, default=10.0,
-                    help="votes per second per voter in the paced phase (50 x 10 = the 500 votes/s target)")
-    ap.add_argument("--statements", type=int, default=200)
-    ap.add_argument("--db", help="database URL or SQLite path (default: a fresh SQLite file)")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
-
-    db = args.db or str(Path(tempfile.mkdtemp(prefix="bench-elicit-")) / "bench.db")
+def bench_database(db: str, label: str, args) -> dict:
+    """The three phases on one database; returns the figures of the load phases and the fault check."""
     store = Store(db)
     slug = f"bench-{int(time.time())}"
     process, _ = store.create_process("conversation", "Benchmark", slug=slug)
@@ -207,11 +203,11 @@ def main() -> None:
         store.add_statement(process, f"Statement number {i} for the load test", moderated=1)
     store.engine.dispose()
     statements = list(range(args.statements))
-    print(f"db: {db}  voters: {args.voters}  seconds per phase: {args.seconds}  cores: {os.cpu_count()}  "
-          f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-
-    load_phase(db, slug, statements, args, args.pace, f"paced ({args.pace:g} votes/s per voter)")
-    load_phase(db, slug, statements, args, 0.0, "unpaced (as fast as answered)")
+    print(f"[{label}] db: {db.split('@')[-1]}  voters: {args.voters}  seconds per phase: "
+          f"{args.seconds}  cores: {os.cpu_count()}  load average before: "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    paced = load_phase(db, slug, statements, args, args.pace, f"[{label}] paced ({args.pace:g} votes/s per voter)")
+    unpaced = load_phase(db, slug, statements, args, 0.0, f"[{label}] unpaced (as fast as answered)")
 
     port = free_port()
     server = start_server(db, port)
@@ -221,8 +217,33 @@ def main() -> None:
     restarted.terminate()
     restarted.wait()
     checked, missing = lost_votes(db, slug, crowd)
-    print(f"fault: SIGKILL mid-load, restart; {checked} acknowledged votes checked, {missing} lost "
+    print(f"[{label}] fault: SIGKILL mid-load, restart; {checked} acknowledged votes checked, {missing} lost "
           f"(target 0) {'OK' if missing == 0 else 'FAIL'}")
+    return {"paced": paced, "unpaced": unpaced, "lost": f"{missing}/{checked}"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--voters", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--pace", type=float, default=10.0,
+                    help="votes per second per voter in the paced phase (50 x 10 = the 500 votes/s target)")
+    ap.add_argument("--statements", type=int, default=200)
+    ap.add_argument("--db", help="SQLite path (default: a fresh file)")
+    ap.add_argument("--pg", help="PostgreSQL URL: run every phase on it too, side by side")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    databases = {"SQLite": args.db or str(Path(tempfile.mkdtemp(prefix="bench-elicit-")) / "bench.db")}
+    if args.pg:
+        databases["PostgreSQL"] = args.pg
+    results = {label: bench_database(db, label, args) for label, db in databases.items()}
+
+    print(f"\n{'phase':<10} {'figure':<8}" + "".join(f"{label:>12}" for label in results))
+    for phase in ("paced", "unpaced"):
+        for figure in ("votes/s", "p50 ms", "p99 ms"):
+            print(f"{phase:<10} {figure:<8}" + "".join(f"{r[phase][figure]:>12.1f}" for r in results.values()))
+    print(f"{'fault':<10} {'lost':<8}" + "".join(f"{r['lost']:>12}" for r in results.values()))
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
