@@ -15,7 +15,8 @@ from pluralign.elicit import comparisons as C
 from pluralign.elicit import schema as S
 from pluralign.elicit.app import create_app
 from pluralign.elicit.guard import RateLimiter
-from pluralign.elicit.store import Store
+from pluralign.elicit.store import PROCESS_PATHS, Store
+from pluralign.elicit.task_store import create_text_task
 
 JSON = {"accept": "application/json"}
 FORM = {**JSON, "content-type": "application/x-www-form-urlencoded"}
@@ -27,7 +28,8 @@ def csrf_of(html: str) -> str:
 
 @pytest.fixture
 def sites(tmp_path):
-    """(store, app, organiser token): a conversation "rules" and a comparison "cmp" (one pair, one ranking)."""
+    """(store, app, organiser token): a conversation "rules", a comparison "cmp" (one pair, one ranking), a
+    demonstration task "demo" and an edit task "edit", all with one organiser token."""
     store = Store(str(tmp_path / "hostile.db"))
     process, token = store.create_process("conversation", "Rules", slug="rules")
     for text in ("The AI should be honest.", "The AI should be kind."):
@@ -35,6 +37,8 @@ def sites(tmp_path):
     C.create_comparison(store, "Compare", [{"prompt": "Hi", "responses": ["Hello!", "Go away."]},
                                            {"prompt": "Colour?", "responses": ["red", "blue", "green"]}],
                         slug="cmp", token=token)
+    create_text_task(store, "demonstration", "Write", [{"prompt": "How do I bake bread?"}], slug="demo", token=token)
+    create_text_task(store, "edit", "Edit", [{"prompt": "Hi", "response": "Go away."}], slug="edit", token=token)
     return store, create_app(store, rate=0, address_rate=0), token
 
 
@@ -65,6 +69,8 @@ def test_oversized_bodies_are_refused_before_reading(sites):
 
 ODD = ["\u0661\u0662", "\u00b2", "0_1", "9" * 5000, "-1", "1e3", "\uff11", "\u200b\u200b\u200b\u200b",
        "\u202eevil text", "caf\u00e9 \u2603", "\x00", "", "2147483648", "b4"]
+SLUG_OF = {PROCESS_PATHS[kind]: slug for kind, slug in
+           (("conversation", "rules"), ("comparison", "cmp"), ("demonstration", "demo"), ("edit", "edit"))}
 FIELDS = ["csrf", "statement", "vote", "text", "item", "pick", "action", "rank_0", "rank_1", "rank_2"]
 
 
@@ -72,27 +78,30 @@ def test_fuzz_every_route_and_field_never_gives_a_server_error(sites):
     """Each odd value in each field of each route (the other fields valid), and in every path and query."""
     _, app, token = sites
     client, csrf = browser(app)
-    client.get(f"/admin/rules?token={token}")
-    client.get(f"/admin/cmp?token={token}")
-    base = {"csrf": csrf, "statement": "0", "vote": "agree", "text": "A fine new statement", "item": "1",
+    for slug in SLUG_OF.values():
+        client.get(f"/admin/{slug}?token={token}")
+    base = {"csrf": csrf, "statement": "0", "vote": "agree", "text": "A fine new statement", "item": "0",
             "pick": "a2", "action": "accept", "rank_0": "1", "rank_1": "2", "rank_2": "3"}
     routes = [r for r in app.routes if isinstance(r, Route) and "{" in r.path]
     assert len(routes) >= 10
     checked = 0
     for route in routes:
-        for slug in ("cmp",) if route.path.startswith("/t/") else ("rules",):  # a process of the route's kind
+        letter = route.path.split("/")[1]  # a process of the route's kind; organiser pages: every kind's
+        slugs = [SLUG_OF[letter]] if letter in SLUG_OF else list(SLUG_OF.values()) if "GET" in route.methods else ["rules"]
+        fields = {**base, "item": "1"} if letter == "t" else base  # item 1 is the ranking, 0 the pair
+        for slug in slugs:
             path = route.path.replace("{slug}", slug).replace("{name}", "votes.csv")
             if "POST" in route.methods:
                 for field in FIELDS:
                     for value in ODD:
-                        reply = client.post(path, data={**base, field: value}, headers=JSON)
+                        reply = client.post(path, data={**fields, field: value}, headers=JSON)
                         assert reply.status_code < 500, (path, field, value[:20], reply.text[:200])
                         checked += 1
-                reply = client.post(path, data={**base, "rank_\u00b2": "1", "rank_" + "9" * 5000: "1"}, headers=JSON)
+                reply = client.post(path, data={**fields, "rank_\u00b2": "1", "rank_" + "9" * 5000: "1"}, headers=JSON)
                 assert reply.status_code < 500, (path, reply.text[:200])
             else:
                 for value in ODD:
-                    for query in ("page", "item", "token"):
+                    for query in ("page", "item"):
                         reply = client.get(path, params={query: value}, headers=JSON)
                         assert reply.status_code < 500, (path, query, value[:20], reply.text[:200])
                         checked += 1
