@@ -194,3 +194,22 @@ def test_two_writers_on_one_sqlite_file_wait_for_each_other(tmp_path):
     thread.join()
     assert errors == [] and added == list(range(1, 31))
     assert server.counts(process)["votes cast"] == 150
+
+
+def test_upgrade_from_version_1_starts_counters_after_existing_numbers(tmp_path):
+    db = tmp_path / "v1.db"
+    store = Store(str(db))
+    process, _ = store.create_process("conversation", "Old", slug="old")
+    for statement in ("First statement", "Second statement"):
+        store.add_statement(process, statement, moderated=1)
+    store.participant(process, "browser-a")
+    with store.engine.begin() as conn:  # what a version-1 database looks like
+        conn.execute(text("DROP TABLE counters"))
+        conn.execute(S.schema_version.update().values(version=1))
+    store.engine.dispose()
+    upgraded = Store(str(db))
+    assert upgraded.add_statement(process, "Third statement") == 2
+    assert upgraded.participant(process, "browser-b") != upgraded.participant(process, "browser-a")
+    with upgraded.engine.connect() as conn:
+        numbers = conn.execute(select(S.Participant.number).order_by(S.Participant.number)).scalars().all()
+    assert numbers == [0, 1]
