@@ -32,6 +32,7 @@ def _register_stages() -> None:
     from pluralign.lm.cli import generate, model_app
     from pluralign.pipeline.cli import demo, run, trace
     from pluralign.train import cli_rl  # noqa: F401  (adds ppo, rloo, grpo to the train group)
+    from pluralign.train import cli_ditto  # noqa: F401  (adds ditto to the train group)
     from pluralign.train.cli_gpo import gpo_app  # also adds gpo to the train group
     from pluralign.train.cli import train_app
 
