@@ -258,6 +258,11 @@ def test_security_headers_origin_check_and_secure_cookies(sites):
     assert evil.status_code == 403 and "cross-origin" in evil.json()["detail"]
     assert client.post("/c/rules/vote", data=vote, headers={**JSON, "origin": "null"}).status_code == 403
     assert client.post("/c/rules/vote", data=vote, headers={**JSON, "origin": "http://testserver"}).status_code == 200
+    proxied = TestClient(create_app(sites[0], rate=0, address_rate=0, origins=("https://vote.example.org",)))
+    csrf = csrf_of(proxied.get("/c/rules").text)
+    for origin, status in (("https://vote.example.org", 200), ("https://evil.example", 403)):
+        reply = proxied.post("/c/rules/vote", data={**vote, "csrf": csrf}, headers={**JSON, "origin": origin})
+        assert reply.status_code == status
     assert "secure" not in page.headers.get("set-cookie", "").lower()
     https = TestClient(app, base_url="https://testserver")
     assert "secure" in https.get("/c/rules").headers["set-cookie"].lower()

@@ -66,7 +66,7 @@ def create_app(store: Store, limits: ServerLimits | None = None, **overrides) ->
     app = FastAPI(title="pluralign elicitation", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(BodyLimit, max_bytes=limits.max_body)
-    app.add_middleware(SameOrigin)
+    app.add_middleware(SameOrigin, origins=limits.origins)
     app.add_middleware(SecurityHeaders)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
     per_browser = RateLimiter(limits.rate, limits.burst, limits.tracked_keys)

@@ -190,6 +190,7 @@ def serve(db: DbOpt = "elicit.db",
           address_burst: Annotated[int, typer.Option(help=_help("address_burst"))] = _default("address_burst"),
           max_body: Annotated[int, typer.Option(help=_help("max_body"))] = _default("max_body"),
           queue_page: Annotated[int, typer.Option(help=_help("queue_page"))] = _default("queue_page"),
+          origin: Annotated[list[str] | None, typer.Option(help=_help("origins") + " (repeatable)")] = None,
           log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info") -> None:
     """Serve the elicitation web app (creates or migrates the database schema on start).
 
@@ -204,7 +205,7 @@ def serve(db: DbOpt = "elicit.db",
 
     try:
         limits = ServerLimits(rate=rate, burst=burst, address_rate=address_rate, address_burst=address_burst,
-                              max_body=max_body, queue_page=queue_page)
+                              max_body=max_body, queue_page=queue_page, origins=tuple(origin or ()))
     except ValidationError as err:
         first = err.errors()[0]
         raise InputError(first["msg"], field="--" + str(first["loc"][0]).replace("_", "-")) from None

@@ -19,4 +19,6 @@ class ServerLimits(BaseModel):
     max_body: int = Field(64 * 1024, ge=1024, description="largest request body in bytes (larger: 413 before reading)")
     tracked_keys: int = Field(100_000, ge=100, description="rate-limit buckets kept in memory, per limit")
     queue_page: int = Field(50, ge=1, le=1000, description="statements per page of the moderation queue")
+    origins: tuple[str, ...] = Field((), description="more origins whose POSTs are accepted, e.g. "
+                                     "https://vote.example.org when a reverse proxy rewrites the Host header")
     db_threads: int = Field(8, ge=1, le=64, description="threads for database writes (reads get twice as many)")

@@ -6,7 +6,9 @@ Pure ASGI middleware, so a refused body is never read into memory and a refusal 
   length (chunked) is counted as it streams in and refused when it passes the cap.
 - ``SameOrigin``: a POST/PUT/PATCH/DELETE that carries an ``Origin`` header naming another site (or
   ``null``) is refused with 403 (the OWASP CSRF cheat sheet's "verifying origin with standard headers"); the
-  CSRF token stays the main defence, as clients without the header still need it.
+  CSRF token stays the main defence, as clients without the header still need it. The own site is the
+  request's scheme and ``Host``, plus any ``origins`` the deployer names (the public address of a reverse
+  proxy that rewrites ``Host``).
 - ``SecurityHeaders``: ``X-Frame-Options: DENY`` and ``Content-Security-Policy`` (no framing, scripts and
   styles from this site only; the pages have no inline script), ``nosniff``, a same-origin referrer.
 """
@@ -69,16 +71,16 @@ class BodyLimit:
 
 
 class SameOrigin:
-    """Refuse state-changing requests whose ``Origin`` is not this server's own."""
+    """Refuse state-changing requests whose ``Origin`` is not this server's own or one of ``origins``."""
 
-    def __init__(self, app: ASGIApp):
-        self.app = app
+    def __init__(self, app: ASGIApp, origins: tuple[str, ...] = ()):
+        self.app, self.origins = app, {o.rstrip("/") for o in origins}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS:
             origin = header(scope, b"origin")
             own = f"{scope.get('scheme', 'http')}://{header(scope, b'host')}"
-            if origin is not None and origin != own:
+            if origin is not None and origin != own and origin not in self.origins:
                 return await refuse(send, 403, f"cross-origin request refused (Origin {origin[:80]!r}, "
                                                f"this site is {own[:80]!r})")
         await self.app(scope, receive, send)
