@@ -62,7 +62,7 @@ def test_oversized_bodies_are_refused_before_reading(sites):
 
     reply = client.post("/c/rules/statements", content=chunks(), headers=FORM)
     assert reply.status_code == 413
-    assert time.perf_counter() - started < 2.0  # parsing 10 MB on the loop took 10 s
+    assert time.perf_counter() - started < 5.0  # parsing 10 MB on the loop took 10.4 s
     assert client.post("/c/rules/vote", data={"csrf": csrf, "statement": 0, "vote": "agree"},
                        headers=JSON).status_code == 200
 
