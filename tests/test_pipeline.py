@@ -165,6 +165,8 @@ def test_killed_run_resumes_at_the_first_unfinished_stage(tmp_path, tiny_dir):
     ('[stages.panel]\n[stages.opinion]\ninputs = { panel = "pannel" }\n', "stages.opinion.inputs.panel"),
     ('[stages.train]\nconfig = { stepz = 3 }\n', "stages.train.config.stepz"),
     ('[stages.train]\nconfig = { data = "x.jsonl" }\n', "stages.train.config.data"),
+    ('[stages.train]\nconfig = { steps = 0 }\n', "stages.train.config.steps"),
+    ('[stages.train]\nmethod = "rm"\nconfig = { beta = 0.2 }\n', "stages.train.config.beta"),
     ('[stages.train]\nlauncher = { kind = "slurm" }\n', "stages.train.launcher.kind"),
     ('[runn]\nseed = 1\n[stages.panel]\n', "runn"),
     ('[run]\nseed = -1\n[stages.panel]\n', "run.seed"),

@@ -253,20 +253,34 @@ def parse(text: str, path: str = "<pipeline>", model: str | None = None, seed: i
     return Pipeline(path=path, run=run_spec, stages=stages)
 
 
-def _check_config_keys(stages: dict[str, Stage], path: str, text: str) -> None:
-    """A training stage's ``config`` keys must be fields of its method's config (caught now, not at stage 8)."""
+def config_fields(cls) -> set[str]:
+    """The keys a training method's config takes (a pydantic model or a dataclass), less those it does not use."""
     import dataclasses
 
+    names = set(getattr(cls, "model_fields", None) or {f.name for f in dataclasses.fields(cls)})
+    return names - set(getattr(cls, "unused", ()))
+
+
+def _check_config_keys(stages: dict[str, Stage], path: str, text: str) -> None:
+    """A training stage's ``config`` must be valid for its method's config (caught now, not at the last stage)."""
     from pluralign.pipeline.stages_lm import TRAIN_METHODS
+    from pluralign.train.config import load_config
 
     for name, stage in stages.items():
-        if isinstance(stage, TrainStage):
-            known = {f.name for f in dataclasses.fields(TRAIN_METHODS[stage.method][0])}
-            for key in stage.config:
-                if key not in known or key in ("model", "data", "output_dir"):
-                    raise _error(path, text, ("stages", name, "config", key),
-                                 f"not a key of the {stage.method} config (the pipeline sets model, data, "
-                                 f"output_dir)" if key in known else f"unknown key for method {stage.method!r}")
+        if not isinstance(stage, TrainStage):
+            continue
+        cls = TRAIN_METHODS[stage.method][0]
+        known = config_fields(cls)
+        for key in stage.config:
+            if key not in known or key in ("model", "data", "output_dir"):
+                raise _error(path, text, ("stages", name, "config", key),
+                             f"not a key of the {stage.method} config (the pipeline sets model, data, "
+                             f"output_dir)" if key in known else f"unknown key for method {stage.method!r}")
+        try:
+            load_config(None, cls, {**stage.config, "data": "data.jsonl"})
+        except InputError as err:
+            message = str(err).split(": ", 1)[-1].split("': ", 1)[-1]
+            raise _error(path, text, ("stages", name, "config", err.field or ""), message) from None
 
 
 def load(path: str | Path, model: str | None = None, seed: int | None = None) -> Pipeline:

@@ -121,6 +121,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)
+
+
 def accelerate_command(launcher, method: str, config: Path) -> list[str]:
     exe = Path(sys.executable).with_name("accelerate")
     exe = str(exe) if exe.is_file() else shutil.which("accelerate")
@@ -152,9 +162,9 @@ def run_train(ctx: Context) -> None:
     values = {**s.config, "model": model, "data": str(ctx.out / "data.jsonl"), "output_dir": str(ctx.out / "run"),
               "seed": s.config.get("seed", ctx.seed)}
     config_path = ctx.out / "config.toml"
-    config = cls(**values)
-    config.validate(f"stages.{ctx.name}.config")
-    save_config(config, config_path)
+    config_path.write_text("".join(f"{k} = {_toml(v)}\n" for k, v in values.items()), encoding="utf-8")
+    config = load_config(config_path, cls)
+    save_config(config, config_path)  # every resolved key, as the training command will read it
     ctx.say(f"{s.method} on {len(prefs)} preference pairs, {config.steps} steps"
             + (f", {s.launcher.num_processes} processes under accelerate launch" if s.launcher.kind == "accelerate"
                else ""))
@@ -170,7 +180,7 @@ def run_train(ctx: Context) -> None:
         summary = json.loads((ctx.out / "run" / "result.json").read_text())
     else:
         module, function = runner.split(":")
-        summary = getattr(importlib.import_module(module), function)(load_config(config_path, cls))
+        summary = getattr(importlib.import_module(module), function)(config)
     write_json(ctx.out / "summary.json", summary)
     loss = summary.get("final_loss")
     ctx.say(f"{summary.get('steps')} steps" + (f", final loss {loss:.4f}" if isinstance(loss, float) else "")
