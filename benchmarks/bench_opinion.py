@@ -1,9 +1,17 @@
-"""Opinion analysis speed and agreement with Polis, against red-dwarf 0.4 (the anchor), in one process.
+"""Opinion analysis against red-dwarf 0.4 (the anchor): agreement with Polis's groups over 5 seeds, and speed end
+to end on the largest shared conversation, reading the same export on both sides.
 
-For each real conversation in ../shared/data/polis/: wall time of the full analysis (PCA, clustering,
-repness, consensus; input already in memory for both), best of --repeats, as a ratio red-dwarf / ours; and each
-one's adjusted Rand index against Polis's own ``group-id``. Then a synthetic sparse matrix (default 100k
-participants x 2k statements, 5% density = 10M votes): wall time and peak memory of the analysis.
+1. Agreement: for each conversation in ../shared/data/polis/, the adjusted Rand index (ARI) against Polis's own
+   groups (``group-id`` of participants-votes.csv; the known answers' math-pca2.json), for seeds 0-4: ours
+   analysed once (Polis's deterministic load, the math version the export's evidence names), ours replayed
+   (the seed starts the first power iteration, as Polis's random start), and red-dwarf (``random_state``).
+2. Speed, what a user waits for, best of --repeats: (a) in one process, imports done: reading the CSV export and
+   the analysis (ours: read_polis_export + analyze; red-dwarf: its CSV export parser, ``Loader``'s
+   comments/votes readers and duplicate filter, fed the local files, + run_pipeline); (b) whole commands in fresh
+   processes, imports and start-up included (ours: ``pluralign opinion analyze``; red-dwarf: the same steps in
+   ``python -c``). Before a ratio is printed, both sides must have read the same votes and found the same number
+   of groups with ARI >= 0.7 between their partitions.
+3. Optionally (--synthetic) a synthetic sparse matrix: wall time and peak memory of the analysis.
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_opinion.py
 """
@@ -11,11 +19,12 @@ participants x 2k statements, 5% density = 10M votes): wall time and peak memory
 from __future__ import annotations
 
 import argparse
-import csv
+import json
 import os
-import resource
+import subprocess
+import sys
+import tempfile
 import time
-import tracemalloc
 import warnings
 from pathlib import Path
 
@@ -25,14 +34,17 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
-from pluralign.aggregate.opinion import analyze, build, read_polis_export, read_polis_groups  # noqa: E402
-from pluralign.aggregate.opinion.replay import ReplayConfig, math_version_of_export  # noqa: E402
+from pluralign.aggregate.opinion import (ReplayConfig, analyze, build, detect_export, read_polis_api,  # noqa: E402
+                                         read_polis_export, read_polis_groups)
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "polis"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "polis"
 CONVERSATIONS = ["london.youth.policing", "scoop-hivemind.ubi", "vtaiwan.uberx"]
 # Demographic questions, which Polis keeps out of its math as meta statements; its CSV export does not mark them.
 # Both implementations get them as moderated out.
 META = {"london.youth.policing": list(range(0, 15)), "scoop-hivemind.ubi": list(range(32, 43))}
+SEEDS = range(5)
+REPLAY_UP_TO = 10_000  # votes; bigger conversations are replayed only with --replay-all (vtaiwan: 40,885 updates)
 
 
 def best_time(fn, repeats: int):
@@ -44,85 +56,141 @@ def best_time(fn, repeats: int):
     return min(times), out
 
 
-def reddwarf_votes(folder: Path) -> tuple[list[dict], list[int]]:
-    """Latest vote per (participant, statement), as red-dwarf's run_pipeline expects, and moderated-out ids."""
-    latest = {}
-    with open(folder / "votes.csv", encoding="utf-8") as fh:
-        for row in sorted(csv.DictReader(fh), key=lambda r: int(r["timestamp"])):
-            latest[(row["voter-id"], row["comment-id"])] = row
-    votes = [{"participant_id": int(r["voter-id"]), "statement_id": int(r["comment-id"]), "vote": int(r["vote"]),
-              "modified": int(r["timestamp"])} for r in latest.values()]
-    with open(folder / "comments.csv", encoding="utf-8") as fh:
-        mod_out = [int(r["comment-id"]) for r in csv.DictReader(fh) if r["moderated"] == "-1"]
-    return votes, mod_out
+def ari(truth: dict[str, int], labels: dict[str, int]) -> float:
+    common = [p for p in truth if p in labels]
+    return adjusted_rand_score([truth[p] for p in common], [labels[p] for p in common])
 
 
-def ari(polis: dict[str, int], labels: dict[str, int]) -> float:
-    common = [p for p in polis if p in labels]
-    return adjusted_rand_score([polis[p] for p in common], [labels[p] for p in common])
+def ours_groups(result) -> dict[str, int]:
+    m = result.matrix
+    return {m.participants[i]: int(g) for i, g in enumerate(result.groups) if g >= 0}
 
 
-def real_conversations(repeats: int, replay_all: bool) -> None:
+class LocalFiles:
+    """Stands in for red-dwarf's HTTP session so that its CSV export reader reads local files."""
+
+    def get(self, url: str):
+        response = type("Response", (), {})()
+        response.text = Path(url).read_text(encoding="utf-8")
+        return response
+
+
+def reddwarf_read(folder: Path):
+    """red-dwarf's own CSV export reading (Loader.load_remote_export_data without the network)."""
+    from reddwarf.data_loader import Loader
+
+    loader = Loader()
+    loader.session = LocalFiles()
+    loader.load_remote_export_data_comments(f"{folder}/")
+    loader.load_remote_export_data_votes(f"{folder}/")
+    loader.filter_duplicate_votes(keep="recent")
+    mod_out = [c["statement_id"] for c in loader.comments_data if c["moderated"] == -1]
+    return loader.votes_data, sorted(set(mod_out) | set(META.get(folder.name, [])))
+
+
+def reddwarf_run(votes, mod_out, seed: int = 0):
     from reddwarf.implementations.polis import run_pipeline
 
-    print(f"{'conversation':24} {'shape':>11} {'ours s':>8} {'red-dwarf s':>11} {'ratio':>6} "
-          f"{'ARI ours':>9} {'ARI red-dwarf':>13} {'k ours/rd/polis':>15} {'math':>7} {'replay s':>8} "
-          f"{'ARI replay':>10}")
-    for name in CONVERSATIONS:
-        folder = DATA / name
-        meta = META.get(name, [])
-        matrix, polis = read_polis_export(folder, meta=meta), read_polis_groups(folder)
-        votes, mod_out = reddwarf_votes(folder)
-        mod_out = sorted(set(mod_out) | set(meta))
-        ours_s, result = best_time(lambda: analyze(matrix), repeats)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            rd_s, rd = best_time(lambda: run_pipeline(votes=votes, mod_out_statement_ids=mod_out, random_state=0),
-                                 repeats)
-        ours = {matrix.participants[i]: int(g) for i, g in enumerate(result.groups) if g >= 0}
-        df = rd.participants_df
-        theirs = {str(p): int(g) for p, g in zip(df.index, df["cluster_id"]) if df.loc[p, "to_cluster"]}
-        shape = f"{matrix.shape[0]}x{matrix.shape[1]}"
-        k = f"{result.n_groups}/{len(set(theirs.values()))}/{len(set(polis.values()))}"
-        # The export's groups come from the Polis math of its time, told apart by whom it clustered; replaying
-        # the vote log is how a live server reached them (slow on big conversations: on request for those).
-        math = math_version_of_export(matrix, polis)
-        replayed = "-", "-"
-        if math == "2017" or replay_all or matrix.codes.nnz < 5000:
-            replay_s, replay_result = best_time(lambda: analyze(matrix, replay=ReplayConfig(math=math)), 1)
-            groups = {matrix.participants[i]: int(g) for i, g in enumerate(replay_result.groups) if g >= 0}
-            replayed = f"{replay_s:.1f}", f"{ari(polis, groups):.3f}"
-        print(f"{name:24} {shape:>11} {ours_s:8.3f} {rd_s:11.3f} {rd_s / ours_s:6.1f} "
-              f"{ari(polis, ours):9.3f} {ari(polis, theirs):13.3f} {k:>15} {math:>7} {replayed[0]:>8} "
-              f"{replayed[1]:>10}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = run_pipeline(votes=votes, mod_out_statement_ids=mod_out, random_state=seed)
+    df = result.participants_df
+    return {str(p): int(g) for p, g in zip(df.index, df["cluster_id"]) if df.loc[p, "to_cluster"]}
 
 
-def known_answers() -> None:
-    """Both Polis known-answer conversations, from their votes alone: analysed once, and replayed."""
-    import json
+def spread(values: list[float]) -> str:
+    return f"{np.mean(values):.3f} [{min(values):.3f}, {max(values):.3f}]"
 
-    from pluralign.aggregate.opinion import read_polis_api
 
-    print(f"{'known answer':32} {'mode':>8} {'s':>6} {'ARI':>6} {'in-conv equal':>13} {'k ours/polis':>12} "
-          f"{'max |gac diff|':>14}")
-    for folder in sorted((DATA / "polismath-known-answers").iterdir()):
-        math = json.loads((folder / "math-pca2.json").read_text())
-        base = dict(zip(math["base-clusters"]["id"], math["base-clusters"]["members"]))
-        truth = {str(p): g["id"] for g in math["group-clusters"] for b in g["members"] for p in base[b]}
-        matrix = read_polis_api(folder)
-        # Both dumps' conversations were modified days after their last vote: the math ran on a fresh load.
-        for mode, config in (("once", None), ("replay", ReplayConfig()), ("fresh", ReplayConfig(fresh_load=True))):
-            seconds, result = best_time(lambda: analyze(matrix, replay=config), 1)
-            groups = {matrix.participants[i]: int(g) for i, g in enumerate(result.groups) if g >= 0}
-            gac = result.to_dict()["group_aware_consensus"]
-            diff = max(abs(gac[t] - v) for t, v in math["group-aware-consensus"].items())
-            same = set(groups) == set(map(str, math["in-conv"]))
-            k = f"{result.n_groups}/{len(math['group-clusters'])}"
-            print(f"{folder.name:32} {mode:>8} {seconds:6.2f} {ari(truth, groups):6.3f} {str(same):>13} "
-                  f"{k:>12} {diff:14.2e}")
+def agreement(replay_all: bool) -> None:
+    print("ARI against Polis's groups over seeds 0-4: mean [min, max]; k = groups found (Polis's k)")
+    print(f"{'conversation':32} {'math':>8} {'ours once':>22} {'k':>5} {'ours replayed':>22} {'k':>5} "
+          f"{'red-dwarf 0.4':>22} {'k':>5}")
+    cases = [(name, DATA / name) for name in CONVERSATIONS]
+    cases += [(f"known: {f.name}", f) for f in sorted((DATA / "polismath-known-answers").iterdir())]
+    for name, folder in cases:
+        api = (folder / "math-pca2.json").is_file()
+        if api:
+            math_output = json.loads((folder / "math-pca2.json").read_text())
+            base = dict(zip(math_output["base-clusters"]["id"], math_output["base-clusters"]["members"]))
+            truth = {str(p): g["id"] for g in math_output["group-clusters"] for b in g["members"] for p in base[b]}
+            matrix = read_polis_api(folder)
+            version, _ = detect_export(matrix, math_output=math_output)
+        else:
+            truth = read_polis_groups(folder)
+            matrix = read_polis_export(folder, meta=META.get(folder.name, []))
+            version, _ = detect_export(matrix, truth)
+        k_polis = len(set(truth.values()))
+        once = [analyze(matrix, math=version, seed=s) for s in SEEDS]
+        row = [spread([ari(truth, ours_groups(r)) for r in once]), f"{once[0].n_groups}/{k_polis}"]
+        if replay_all or matrix.codes.nnz <= REPLAY_UP_TO:
+            # API dumps' math ran days after the last vote, on a freshly loaded server (docs/opinion.md).
+            replays = [analyze(matrix, replay=ReplayConfig(math=version, fresh_load=api, seed=s)) for s in SEEDS]
+            row += [spread([ari(truth, ours_groups(r)) for r in replays]),
+                    "/".join(sorted({str(r.n_groups) for r in replays})) + f"/{k_polis}"]
+        else:
+            row += ["not run", "-"]
+        if api:
+            votes = [{"participant_id": int(p), "statement_id": int(t), "vote": int(v), "modified": 0}
+                     for p, t, v in zip(*_triplets(matrix))]
+            mod_out = [int(matrix.statements[j]) for j in matrix.mod_out]
+        else:
+            votes, mod_out = reddwarf_read(folder)
+        theirs = [reddwarf_run(votes, mod_out, s) for s in SEEDS]
+        row += [spread([ari(truth, t) for t in theirs]), "/".join(sorted({str(len(set(t.values()))) for t in theirs}))]
+        print(f"{name:32} {version:>8} {row[0]:>22} {row[1]:>5} {row[2]:>22} {row[3]:>5} {row[4]:>22} {row[5]:>5}")
+
+
+def _triplets(matrix):
+    codes = matrix.codes.tocoo()
+    return ([matrix.participants[i] for i in codes.row], [matrix.statements[j] for j in codes.col],
+            codes.data.astype(int) - 2)
+
+
+def speed(repeats: int) -> None:
+    folder = DATA / "vtaiwan.uberx"
+    reddwarf_read(folder)  # imports and first-call set-up on both sides, outside the timer of (a)
+    read_polis_export(folder)
+
+    def ours():
+        matrix = read_polis_export(folder)
+        return analyze(matrix, math=detect_export(matrix, read_polis_groups(folder))[0])
+
+    ours_s, result = best_time(ours, repeats)
+    theirs_s, (votes, theirs) = best_time(lambda: (lambda v, mod: (v, reddwarf_run(v, mod)))(*reddwarf_read(folder)),
+                                          repeats)
+    same_votes = {(str(v["participant_id"]), str(v["statement_id"]), int(v["vote"])) for v in votes} == \
+        {(p, s, int(v)) for p, s, v in zip(*_triplets(result.matrix))}
+    groups = ours_groups(result)
+    k_same = result.n_groups == len(set(theirs.values()))
+    between = ari(groups, theirs)
+    print(f"\nspeed on {folder.name} ({result.matrix.codes.nnz:,} votes), best of {repeats}: same votes read "
+          f"{same_votes}, groups {result.n_groups}/{len(set(theirs.values()))}, ARI ours vs red-dwarf {between:.3f}")
+    agree = same_votes and k_same and between >= 0.7
+    ratio = lambda a, b: f"{a / b:.1f}x" if agree else "sides disagree: no ratio"  # noqa: E731
+    print(f"  (a) read + analysis, one process: ours {ours_s:.3f} s, red-dwarf {theirs_s:.3f} s -> "
+          f"{ratio(theirs_s, ours_s)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        cli = [str(ROOT / ".venv" / "bin" / "pluralign"), "opinion", "analyze", "--votes", str(folder), "--out",
+               f"{tmp}/ours.json"]
+        script = (f"import json, sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import bench_opinion as b; "
+                  f"v, mod = b.reddwarf_read(b.Path({str(folder)!r})); g = b.reddwarf_run(v, mod); "
+                  f"open({tmp + '/rd.json'!r}, 'w').write(json.dumps(g))")
+        cli_s, _ = best_time(lambda: subprocess.run(cli, check=True, capture_output=True), repeats)
+        rd_s, _ = best_time(lambda: subprocess.run([sys.executable, "-c", script], check=True, capture_output=True),
+                            repeats)
+        both = json.loads(Path(f"{tmp}/ours.json").read_text())["groups"], json.loads(Path(f"{tmp}/rd.json").read_text())
+        agree = agree and ari({p: int(g) for p, g in both[0].items()}, both[1]) >= 0.7
+    print(f"  (b) whole command, fresh process: ours {cli_s:.2f} s, red-dwarf {rd_s:.2f} s -> {ratio(rd_s, cli_s)}")
+    for command in (["--help"], ["opinion", "--help"]):
+        start_s, _ = best_time(lambda: subprocess.run([cli[0], *command], check=True, capture_output=True), repeats)
+        print(f"  start-up: pluralign {' '.join(command)}: {start_s:.2f} s")
 
 
 def synthetic(n: int, m: int, density: float, seed: int = 0) -> None:
+    import resource
+    import tracemalloc
+
     rng = np.random.default_rng(seed)
     nnz = int(n * m * density)
     # Two latent camps so the groups mean something; each vote agrees with the camp's side 70% of the time.
@@ -139,9 +207,10 @@ def synthetic(n: int, m: int, density: float, seed: int = 0) -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    agree = adjusted_rand_score(camp[[int(p) for p in np.array(matrix.participants)[result.clustering.in_conv]]],
-                                result.groups[result.clustering.in_conv])
-    print(f"synthetic {n}x{m} at {density:.0%} ({matrix.codes.nnz:,} votes): {seconds:.2f} s, "
+    clustered = result.clustering.in_conv
+    agree = adjusted_rand_score(camp[[int(p) for p in np.array(matrix.participants)[clustered]]],
+                                result.groups[clustered])
+    print(f"\nsynthetic {n}x{m} at {density:.0%} ({matrix.codes.nnz:,} votes): {seconds:.2f} s, "
           f"peak traced memory {peak / 2**20:.0f} MiB, process max RSS {rss:.0f} MiB, "
           f"{result.n_groups} groups, ARI vs planted camps {agree:.3f}")
 
@@ -149,19 +218,21 @@ def synthetic(n: int, m: int, density: float, seed: int = 0) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--skip-agreement", action="store_true")
+    parser.add_argument("--replay-all", action="store_true", help="also replay vtaiwan (minutes per seed)")
+    parser.add_argument("--synthetic", action="store_true")
     parser.add_argument("--participants", type=int, default=100_000)
     parser.add_argument("--statements", type=int, default=2_000)
     parser.add_argument("--density", type=float, default=0.05)
-    parser.add_argument("--skip-synthetic", action="store_true")
-    parser.add_argument("--replay-all", action="store_true",
-                        help="also replay large conversations whose export uses the current math (slow)")
     args = parser.parse_args()
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     if DATA.is_dir():
-        real_conversations(args.repeats, args.replay_all)
-        known_answers()
+        if not args.skip_agreement:
+            agreement(args.replay_all)
+        speed(args.repeats)
     else:
         print(f"skipping real conversations: {DATA} not found")
-    if not args.skip_synthetic:
+    if args.synthetic:
         synthetic(args.participants, args.statements, args.density)
 
 

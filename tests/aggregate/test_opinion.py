@@ -198,3 +198,16 @@ def test_votes_files_are_read_by_extension(tmp_path):
         build(["a"], ["1"], [0.9])
     with pytest.raises(InputError, match="timestamp inf"):
         build(["a"], ["1"], [1], order=[float("inf")], seconds_per_unit=1.0)
+
+
+def test_top_up_ties_follow_polis_vote_count_map_order():
+    from pluralign.aggregate.opinion.clusters import _murmur3_long, clojure_map_rank
+
+    assert int(_murmur3_long(np.array([1]))[0]) == 1392991556  # Clojure's (hash 1)
+    assert clojure_map_rank([str(i) for i in range(8)]).tolist() == list(range(8))  # an array map: insertion order
+    hashes = _murmur3_long(np.arange(12))
+    chunks = [tuple(int(h >> (5 * level)) & 31 for level in range(7)) for h in hashes]
+    assert np.argsort(clojure_map_rank([str(i) for i in range(12)])).tolist() == sorted(range(12), key=chunks.__getitem__)
+    # 20 participants tie at 3 votes out of 40 statements: the top-up takes 15 of them in that order.
+    rank = clojure_map_rank([str(i) for i in range(20)])
+    assert in_conversation(np.full(20, 3), 40, tie_rank=rank).tolist() == sorted(np.argsort(rank)[:15].tolist())

@@ -93,6 +93,7 @@ def test_cli_options_replay_only_refused_and_math_printed(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "Polis math current (last vote 2023-11-14)" in printed and "1 of the ids" in printed
     data = json.loads(out.read_text())
-    assert data["n_participants"] == 22 and data["n_groups"] == 3 and data["options"]["min_votes"] == 3
+    assert data["n_participants"] == 22 and data["options"]["min_votes"] == 3
+    assert list(data["silhouettes"]) == ["3"]  # k forced: no other k tried
     main(["opinion", "analyze", "--votes", str(votes), "--out", str(out), "--math", "2017"])
     assert "Polis math 2017 (given with --math)" in capsys.readouterr().out

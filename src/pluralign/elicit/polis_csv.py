@@ -115,20 +115,26 @@ def _fast_read(path: Path, kinds: dict[str, str], required, others) -> PolisTabl
         if kind == TEXT:
             columns[name] = cells.to_pylist()
             continue
-        empty = pc.equal(pc.utf8_trim_whitespace(cells), "").to_numpy(zero_copy_only=False)
-        if empty.any() and not kind.endswith("?"):
+        trimmed = pc.utf8_trim_whitespace(cells)
+        empty = pc.invert(pc.cast(pc.utf8_length(trimmed), pa.bool_()))
+        if not kind.endswith("?") and pc.any(empty).as_py():
             raise _Fallback
-        if not pc.all(pc.or_(pc.match_substring_regex(cells, _INTEGER), pa.array(empty))).as_py():
+        if not pc.all(pc.or_(pc.match_substring_regex(cells, _INTEGER), empty)).as_py():
             raise _Fallback
         try:
-            values = pc.cast(pc.if_else(pa.array(empty), "0", pc.utf8_trim_whitespace(cells)), pa.int64())
+            values = pc.cast(pc.replace_substring_regex(trimmed, "^$", "0"), pa.int64())
         except pa.ArrowInvalid:  # beyond 64 bits
             raise _Fallback from None
-        values = values.to_numpy()
+        values = _numpy(values, np.int64)
         if kind.startswith(VOTE) and np.any((values < -1) | (values > 1)):
             raise _Fallback
-        columns[name], blank[name] = values, empty
+        columns[name], blank[name] = values, _numpy(pc.cast(empty, pa.int8()), np.int8).astype(bool)
     return PolisTable(path=path, header=header, columns=columns, blank=blank)
+
+
+def _numpy(array, dtype) -> np.ndarray:
+    """A null-free arrow array's values (arrow's own ``to_numpy`` imports pandas, ~0.7 s per command)."""
+    return np.frombuffer(array.buffers()[1], dtype=dtype)[array.offset:array.offset + len(array)].copy()
 
 
 def _kind(name: str, kinds: dict[str, str], others: str | None) -> str | None:

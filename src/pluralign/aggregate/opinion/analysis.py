@@ -117,7 +117,8 @@ def analyze(matrix: VoteMatrix, *, keep=None, n_groups: int | None = None, max_g
         if version.count_zeroed:  # the zeroed moderated-out columns counted as votes (mathversion.py)
             votes_cast = np.where(votes_cast > 0, votes_cast + _unvoted_zeroed(matrix, voted), 0)
         clustering = cl.cluster(projection.participants, votes_cast, int(voted.sum()),
-                                order=cl.polis_row_order(matrix.codes), keep=keep_rows, min_votes=min_votes,
+                                order=cl.polis_row_order(matrix.codes), ids=matrix.participants, keep=keep_rows,
+                                min_votes=min_votes,
                                 max_k=max_groups, n_groups=n_groups, base_iters=version.base_iters,
                                 group_iters=version.group_iters)
     counts = group_counts(matrix, clustering.groups, clustering.n_groups)

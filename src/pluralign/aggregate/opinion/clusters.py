@@ -4,8 +4,9 @@ loads a conversation's votes at once (polismath math/conversation.clj; k-means i
 1. Participant filter ("in-conv", conversation.clj:240-266): a participant is clustered when they voted on at
    least min(7, n_statements) statements (``n_statements``: statements with a vote, the columns of Polis's
    matrix; votes on moderated-out statements count, :217-225); when fewer than 15 qualify, the most active of
-   the rest top the set up to 15 (ties in row order; Polis takes them in its hash map's order). ``keep`` adds
-   participants regardless (a live server never drops anyone it admitted earlier, :244-246).
+   the rest top the set up to 15, ties in the order Polis's vote-count map iterates (:256-265,
+   :func:`clojure_map_rank`). ``keep`` adds participants regardless (a live server never drops anyone it admitted
+   earlier, :244-246).
 2. Base clusters (:400-407): Polis's k-means with k = 100 on the clustered participants' projections, started
    from the first 100 distinct positions in the order rows joined Polis's matrix: the votes load ordered by
    (statement, participant, time) (components/postgres.clj:137-148, conv_man.clj:200-203), so a participant's
@@ -55,17 +56,49 @@ class Clustering:
 
 
 def in_conversation(vote_counts: np.ndarray, n_statements: int, keep: np.ndarray | None = None,
-                    min_votes: int = MIN_VOTES) -> np.ndarray:
-    """Sorted row indices of participants to cluster, from votes cast per participant (n_participants,)."""
+                    min_votes: int = MIN_VOTES, tie_rank: np.ndarray | None = None) -> np.ndarray:
+    """Sorted row indices of participants to cluster, from votes cast per participant (n_participants,).
+    tie_rank: (n_participants,) order among equal counts for the top-up (default: row order)."""
     chosen = vote_counts >= min(min_votes, n_statements)
     if keep is not None:
         chosen[keep] = True
     missing = GREEDY_N - int(chosen.sum())
     if missing > 0:
         rest = np.flatnonzero(~chosen & (vote_counts > 0))
-        top = rest[np.argsort(-vote_counts[rest], kind="stable")[:missing]]
+        ties = np.zeros(len(rest)) if tie_rank is None else tie_rank[rest]
+        top = rest[np.lexsort((ties, -vote_counts[rest]))[:missing]]
         chosen[top] = True
     return np.flatnonzero(chosen)
+
+
+def _murmur3_long(values: np.ndarray) -> np.ndarray:
+    """Clojure's ``hash`` of Long keys (Murmur3.hashLong, seed 0), as uint32."""
+    m32 = np.uint64(0xFFFFFFFF)
+    rotl = lambda x, r: ((x << np.uint64(r)) | (x >> np.uint64(32 - r))) & m32  # noqa: E731
+    mix_k = lambda k: (rotl((k * np.uint64(0xCC9E2D51)) & m32, 15) * np.uint64(0x1B873593)) & m32  # noqa: E731
+    mix_h = lambda h, k: (rotl(h ^ k, 13) * np.uint64(5) + np.uint64(0xE6546B64)) & m32  # noqa: E731
+    x = values.astype(np.int64).view(np.uint64)
+    h = mix_h(mix_h(np.zeros_like(x), mix_k(x & m32)), mix_k(x >> np.uint64(32))) ^ np.uint64(8)
+    for shift, factor in ((16, 0x85EBCA6B), (13, 0xC2B2AE35)):
+        h = ((h ^ (h >> np.uint64(shift))) * np.uint64(factor)) & m32
+    return np.where(x == 0, np.uint64(0), h ^ (h >> np.uint64(16)))
+
+
+def clojure_map_rank(ids: list[str]) -> np.ndarray:
+    """Each id's position when a Clojure map built from ``ids`` (in this insertion order) is iterated, as Polis's
+    ``user-vote-counts`` (``into {}``, conversation.clj:217-225) is: insertion order up to 8 keys (an array map),
+    else a hash map's trie order, by the 5-bit chunks of the key's hash from the lowest. Ids that are not integers
+    keep insertion order."""
+    n = len(ids)
+    if n <= 8 or not all(i.isascii() and i.isdigit() and len(i) < 19 for i in ids):
+        return np.arange(n)
+    h = _murmur3_long(np.array([int(i) for i in ids], dtype=np.int64))
+    key = np.zeros(n, dtype=np.uint64)
+    for level in range(7):  # trie levels use bits 0-4, 5-9, ...; the lowest chunk sorts first
+        key = (key << np.uint64(5)) | ((h >> np.uint64(5 * level)) & np.uint64(31))
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(key, kind="stable")] = np.arange(n)
+    return rank
 
 
 def polis_row_order(codes: sparse.csr_array) -> np.ndarray:
@@ -100,13 +133,14 @@ def group_clusters(centers: np.ndarray, sizes: np.ndarray, cap: int = MAX_GROUPS
     """
     n_distinct = len(np.unique(centers, axis=0))
     scores, best = {}, None
+    dist = np.sqrt(((centers[:, None, :] - centers[None]) ** 2).sum(-1))
     for k in [n_groups] if n_groups else range(2, max_groups(len(centers), cap) + 1):
         if k > n_distinct - 1:
             break
         _, _, labels = kmeans(centers, sizes.astype(np.float64), k, None, iters)
         if len(np.unique(labels)) < 2:
             continue
-        scores[k] = silhouette(centers, labels)
+        scores[k] = silhouette(centers, labels, dist)
         if best is None or scores[k] >= scores[best[0]]:
             best = (k, labels)
     if best is None:
@@ -125,13 +159,19 @@ def relabel_by_size(labels: np.ndarray, sizes: np.ndarray) -> np.ndarray:
 
 
 def cluster(projections: np.ndarray, vote_counts: np.ndarray, n_statements: int, *, order: np.ndarray | None = None,
-            keep: np.ndarray | None = None, min_votes: int = MIN_VOTES, base_k: int = BASE_K,
-            max_k: int = MAX_GROUPS, n_groups: int | None = None, base_iters: int = 100,
+            ids: list[str] | None = None, keep: np.ndarray | None = None, min_votes: int = MIN_VOTES,
+            base_k: int = BASE_K, max_k: int = MAX_GROUPS, n_groups: int | None = None, base_iters: int = 100,
             group_iters: int = 20) -> Clustering:
     """Participant filter, base clusters and opinion groups from (n_participants, 2) projections.
-    order: rows in Polis's row order (:func:`polis_row_order`; default row order)."""
-    in_conv = in_conversation(vote_counts, n_statements, keep, min_votes)
+    order: rows in Polis's row order (:func:`polis_row_order`; default row order); ids: participant ids, for the
+    top-up's ties in Polis's map order."""
     order = np.arange(len(projections)) if order is None else np.asarray(order)
+    tie_rank = None
+    if ids is not None:
+        voted = order[vote_counts[order] > 0]  # Polis's matrix has rows only for participants with votes
+        tie_rank = np.zeros(len(projections), dtype=np.int64)
+        tie_rank[voted] = clojure_map_rank([ids[i] for i in voted])
+    in_conv = in_conversation(vote_counts, n_statements, keep, min_votes, tie_rank)
     joined = order[np.isin(order, in_conv)]
     labels, centers, sizes = base_clusters(projections[joined], base_k, base_iters)
     base_labels = np.empty(len(projections), dtype=np.int64)

@@ -35,8 +35,8 @@ def _centres(points: np.ndarray, weights: np.ndarray, labels: np.ndarray, ids: n
     pos = np.where(labels >= 0, slot[np.maximum(labels, 0)], -1)
     ok = pos >= 0
     mass = np.bincount(pos[ok], weights=weights[ok], minlength=len(ids))
-    sums = np.zeros((len(ids), points.shape[1]))
-    np.add.at(sums, pos[ok], weights[ok, None] * points[ok])
+    sums = np.stack([np.bincount(pos[ok], weights=weights[ok] * points[ok, d], minlength=len(ids))
+                     for d in range(points.shape[1])], axis=1)
     return sums / mass[:, None]
 
 
@@ -98,14 +98,15 @@ def _same_centres(a: np.ndarray, b: np.ndarray, tol: float = 0.01) -> bool:
     return bool(np.all(np.linalg.norm(a[:n] - b[:n], axis=1) < tol))
 
 
-def silhouette(points: np.ndarray, labels: np.ndarray) -> float:
+def silhouette(points: np.ndarray, labels: np.ndarray, dist: np.ndarray | None = None) -> float:
     """Mean silhouette of (n, 2) points (0 for members of singleton clusters), as scikit-learn's
     ``silhouette_score``; -inf with fewer than 2 clusters or as many clusters as points. A replay computes
-    thousands of these on <= 100 points, where scikit-learn's input checks cost 50x the arithmetic."""
+    thousands of these on <= 100 points, where scikit-learn's input checks cost 50x the arithmetic.
+    dist: the (n, n) distances, when several clusterings of the same points are scored (Polis's bucket-dists)."""
     groups, label = np.unique(labels, return_inverse=True)
     if not 2 <= len(groups) <= len(points) - 1:
         return -np.inf
-    dist = np.sqrt(((points[:, None, :] - points[None]) ** 2).sum(-1))
+    dist = np.sqrt(_sq_distances(points, points)) if dist is None else dist
     member = np.eye(len(groups))[label]  # (n, g) one-hot
     size = member.sum(0)
     total = dist @ member  # (n, g): summed distance to each cluster

@@ -163,8 +163,9 @@ def replay(matrix: VoteMatrix, config: ReplayConfig | None = None,
         counted = cast.sum(1) if version.count_zeroed else real_votes
         chosen = in_conv[rows] | (counted >= min(cl.MIN_VOTES, len(cols)))
         if chosen.sum() < cl.GREEDY_N:
-            rest = np.flatnonzero(~chosen)
-            chosen[rest[np.argsort(-counted[rest], kind="stable")[: cl.GREEDY_N - chosen.sum()]]] = True
+            rest = np.flatnonzero(~chosen)  # ties in the order Polis's vote-count map iterates (clusters.py)
+            ties = cl.clojure_map_rank([matrix.participants[i] for i in rows])[rest]
+            chosen[rest[np.lexsort((ties, -counted[rest]))[: cl.GREEDY_N - chosen.sum()]]] = True
         in_conv[rows[chosen]] = True
         members = np.flatnonzero(chosen)  # positions in ``rows``
         points = proj[members]
@@ -175,11 +176,12 @@ def replay(matrix: VoteMatrix, config: ReplayConfig | None = None,
         sizes = np.bincount(np.searchsorted(base_ids, labels), minlength=len(base_ids)).astype(np.float64)
 
         found = {}
+        dist = np.sqrt(((base_centres[:, None, :] - base_centres[None]) ** 2).sum(-1))  # bucket-dists, once
         for k in range(2, cl.max_groups(len(base_ids)) + 1):
             last = groupings.get(k)
             prev = None if last is None else (np.array([last[0].get(int(b), -1) for b in base_ids]), last[1])
             g_ids, _, g_labels = kmeans(base_centres, sizes, k, prev, version.group_iters)
-            found[k] = (g_labels, silhouette(base_centres, g_labels))
+            found[k] = (g_labels, silhouette(base_centres, g_labels, dist))
             groupings[k] = (dict(zip(base_ids.tolist(), g_labels.tolist())), g_ids)
         if found:
             best = max(s for _, s in found.values())
