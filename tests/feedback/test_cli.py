@@ -60,7 +60,7 @@ def test_eval_prints_figures(tiny_dir, tmp_path):
     f = tmp_path / "mc.jsonl"
     f.write_text(json.dumps({"prompt": question, "corrects": [" (B)"], "incorrects": [" (A)"]}) + "\n")
     report = tmp_path / "eval.jsonl"
-    assert run(["cai", "eval", "--comparisons", str(f), "--model", tiny_dir, "--json-out", str(report),
+    assert run(["cai", "eval", "--comparisons", str(f), "--model", tiny_dir, "--out", str(report),
                 "--low-precision"]) == 0
     figures = json.loads(report.read_text())
     assert figures["rule"].endswith("order-avg/calibrated/batch-calibrated")
@@ -68,7 +68,7 @@ def test_eval_prints_figures(tiny_dir, tmp_path):
     # Solved questions as a few-shot file, in the evaluated file's own JSONL format, with or without using them.
     for k in ("0", "1"):
         assert run(["cai", "eval", "--comparisons", str(f), "--model", tiny_dir, "--fewshot", k,
-                    "--fewshot-file", str(f), "--json-out", str(report)]) == 0
+                    "--fewshot-file", str(f), "--out", str(report)]) == 0
         assert json.loads(report.read_text())["n"] == 1
 
 

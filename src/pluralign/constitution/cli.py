@@ -15,15 +15,16 @@ constitution_app = typer.Typer(help="Constitutions: build one from people's vote
 @constitution_app.command("build")
 def build_cmd(
     votes: Annotated[Path, typer.Option("--votes", help="Polis export dir, Polis API dir, or Vote JSONL")],
-    out: Annotated[Path, typer.Option(help="constitution JSON to write")],
+    out: Annotated[Path, typer.Option("--out", help="constitution JSON to write")],
     statements: Annotated[Path | None, typer.Option(help="Statement JSONL (needed with Vote JSONL)")] = None,
     top_k: Annotated[int | None, typer.Option(min=1, help="keep at most this many statements")] = 10,
     min_consensus: Annotated[float | None, typer.Option(help="group-informed consensus threshold")] = None,
     min_group_agree: Annotated[float | None, typer.Option(help="every group's agree share at least this")] = 0.5,
     merge_threshold: Annotated[float, typer.Option(help="embedding cosine at which statements merge")] = 0.8,
-    model: Annotated[str | None, typer.Option("--lm", help="rewrite statements into rules with this model")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="rewrite statements into rules with this model "
+                                                                     "(default: fixed templates, no model)")] = None,
     meta: Annotated[str, typer.Option(help="meta statement ids kept out, e.g. '0-14' (demographic questions)")] = "",
-    name: str = "people's constitution",
+    name: Annotated[str, typer.Option(help="the constitution's name")] = "people's constitution",
 ) -> None:
     """Select statements by group-informed consensus, merge near-duplicates, map each to a principle."""
     from pluralign.aggregate.opinion import analyze

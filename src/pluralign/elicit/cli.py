@@ -160,7 +160,7 @@ def import_polis_cmd(folder: Annotated[Path, typer.Argument(help="folder with Po
 
 @elicit_app.command("export")
 def export(slug: Annotated[str, typer.Argument(help="the process")],
-           out: Annotated[Path, typer.Argument(help="folder to write into")], db: DbOpt = "elicit.db",
+           out: Annotated[Path, typer.Option("--out-dir", help="folder to write into")], db: DbOpt = "elicit.db",
            polis: Annotated[bool, typer.Option("--polis/--no-polis", help="Polis CSVs (conversations)")] = True,
            records: Annotated[bool, typer.Option("--records/--no-records", help="pluralign records (JSONL)")] = True,
            ) -> None:

@@ -180,7 +180,7 @@ def eval_cmd(
         help="multiple choice: ask this yes/no question about each conversation instead (Yes = option A)")] = None,
     contrast_question: Annotated[Optional[str], typer.Option(
         help="with --yes-question: a question whose Yes means option B; the two log-odds are subtracted")] = None,
-    json_out: Annotated[Optional[Path], typer.Option(help="also write the figures as JSON")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--out", help="also write the figures as JSON")] = None,
 ) -> None:
     """Accuracy and Brier score of the AI labeller on comparisons with known answers.
 
