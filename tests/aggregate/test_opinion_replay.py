@@ -108,3 +108,12 @@ def test_a_matrix_too_big_to_replay_is_refused_up_front(monkeypatch):
     monkeypatch.setattr(replay_module, "MAX_CELLS", 100)
     with pytest.raises(InputError, match="analyse this conversation once"):
         replay(timed_camps())  # 40 x 10 = 400 cells
+
+
+def test_a_loaded_server_orders_rows_by_their_lowest_statement():
+    from pluralign.aggregate.opinion.replay import _load_order
+
+    votes = np.full((3, 3), np.nan)
+    votes[0, 2], votes[1, 0], votes[2, 1], votes[2, 2] = 1, -1, 0, 1
+    # Arrival order was rows 0, 2, 1 and columns 2, 1, 0; a load sorts columns and takes rows by lowest column.
+    assert _load_order(votes, [0, 2, 1], [2, 1, 0]) == ([1, 2, 0], [0, 1, 2])

@@ -70,6 +70,12 @@ def read_text(path: str | Path) -> str:
         raise InputError(f"not UTF-8 text (byte 0x{data[err.start]:02x})", path=str(path), line=line) from None
 
 
+def read_header(path: str | Path) -> list[str]:
+    """The column names on a CSV's first line (no checks: :func:`read_polis_csv` makes them)."""
+    with open(path, "rb") as fh:
+        return next(csv.reader([fh.readline().decode("utf-8-sig")]), [])
+
+
 def read_polis_csv(path: str | Path, kinds: dict[str, str], *, required=(), others: str | None = None) -> PolisTable:
     """Read a Polis CSV. ``kinds``: column name -> kind (INT, OPT_INT, VOTE, OPT_VOTE, TEXT) for the columns
     wanted; ``required``: names that must be in the header; ``others``: the kind of the statement columns (names
@@ -91,11 +97,9 @@ def _fast_read(path: Path, kinds: dict[str, str], required, others) -> PolisTabl
     import pyarrow.csv as pacsv
 
     try:
-        with open(path, "rb") as fh:
-            first = fh.readline().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError):
+        header = read_header(path)
+    except (OSError, UnicodeDecodeError, csv.Error):
         raise _Fallback from None
-    header = next(csv.reader([first]), [])
     if not header or any(c not in header for c in required) or len(set(header)) < len(header):
         raise _Fallback
     try:

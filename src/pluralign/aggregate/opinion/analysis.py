@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -140,7 +140,7 @@ def analyze(matrix: VoteMatrix, *, keep=None, n_groups: int | None = None, max_g
                              is_meta),
         note=note, options={"n_groups": n_groups, "max_groups": max_groups, "min_votes": min_votes,
                             "math": replay.math if replay is not None else math, "seed": seed,
-                            **({"replay": asdict(replay)} if replay is not None else {})},
+                            **({"replay": replay.to_dict()} if replay is not None else {})},
     )
 
 

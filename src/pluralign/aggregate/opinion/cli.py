@@ -77,7 +77,6 @@ def load_analysis(votes: Path, statements: Path | None = None, groups: int | Non
     from pluralign.aggregate.opinion.matrix import drop_participants, read_id_list, read_votes
     from pluralign.aggregate.opinion.replay import ReplayConfig, count_updates
     from pluralign.errors import InputError
-    from pluralign.progress import progress_bar
 
     replay_only = {"--poll-seconds": poll_seconds, "--restart-hours": restart_hours, "--fresh-load": fresh_load}
     if not replay and (given := [k for k, v in replay_only.items() if v is not None]):
@@ -97,6 +96,8 @@ def load_analysis(votes: Path, statements: Path | None = None, groups: int | Non
     if matrix.log is None:
         raise InputError("--replay needs the votes' times (votes.csv, votes.json or Votes with timestamps)",
                          path=str(votes))
+    from pluralign.progress import progress_bar  # rich, only for a replay's progress
+
     config = ReplayConfig(math=version, poll_seconds=1.0 if poll_seconds is None else poll_seconds,
                           restart_hours=restart_hours or None if restart_hours is not None else 24.0,
                           fresh_load=bool(fresh_load), seed=seed)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from pluralign.elicit.polis_csv import INT, OPT_INT, OPT_VOTE, TEXT, VOTE, PolisTable, read_polis_csv, read_text
+from pluralign.elicit.polis_csv import INT, OPT_INT, OPT_VOTE, TEXT, VOTE, read_header, read_polis_csv, read_text
 from pluralign.errors import InputError
 from pluralign.records import Vote
 
@@ -221,7 +221,10 @@ def _wide_csv(path: Path, statements, mod_out) -> VoteMatrix:
 
 def _votes_file(path: Path, statements, mod_out) -> VoteMatrix:
     """votes.csv (the log) or participants-votes.csv (the matrix), told apart by the header."""
-    header = read_polis_csv(path, {}, required=()).header
+    try:
+        header = read_header(path)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        header = []  # the votes.csv reader names the problem
     if "voter-id" in header or "participant" not in header:
         return _votes_csv(path, statements, mod_out)
     return _wide_csv(path, statements, mod_out)

@@ -19,39 +19,44 @@ replay runs the version it is given. The k-means and silhouette are Polis's (:mo
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from pydantic import ConfigDict, Field, field_validator
 
 from pluralign.aggregate.opinion import clusters as cl
 from pluralign.aggregate.opinion.kmeans import kmeans, silhouette
 from pluralign.aggregate.opinion.mathversion import MATH
 from pluralign.aggregate.opinion.matrix import VoteMatrix
 from pluralign.aggregate.opinion.pca import Projection
+from pluralign.config import Config
 from pluralign.errors import InputError
 
 
 MAX_CELLS = 20_000_000  # participants x statements a replay will hold dense (160 MB of float64)
 
 
-@dataclass(frozen=True)
-class ReplayConfig:
-    """math: a version name of :data:`~.mathversion.MATH` ("current", "2018", "2017", ...); poll_seconds: votes less than this apart join one update;
-    restart_hours: how often the server restarted (None: never); fresh_load: end with one more update on a server
-    that has just loaded the saved state (group clusterings and k smoother start afresh), as when the math was
-    computed after the conversation had gone quiet; seed: the first PCA's random start."""
+class ReplayConfig(Config):
+    """How the live server that computed a conversation's math is replayed."""
 
-    math: str = "current"
-    poll_seconds: float = 1.0
-    restart_hours: float | None = 24.0
-    fresh_load: bool = False
-    seed: int = 0
+    model_config = ConfigDict(frozen=True)
 
-    def __post_init__(self):
-        if self.math not in MATH:
-            raise InputError(f"math must be one of {', '.join(MATH)}, got {self.math!r}")
-        if self.poll_seconds < 0 or (self.restart_hours is not None and self.restart_hours <= 0):
-            raise InputError("poll_seconds must be >= 0 and restart_hours > 0")
+    math: Literal[tuple(MATH)] = Field("current", description="a version name of mathversion.MATH (current, "
+                                       "2018, 2017, ...)")
+    poll_seconds: float = Field(1.0, ge=0.0, le=1e9, description="votes less than this apart join one update")
+    restart_hours: float | None = Field(24.0, gt=0.0, le=1e9, description="how often the server restarted "
+                                        "(None: never)")
+    fresh_load: bool = Field(False, description="end with one more update on a server that has just loaded the "
+                             "saved state (group clusterings and k smoother start afresh), as when the math was "
+                             "computed after the conversation had gone quiet")
+    seed: int = Field(0, ge=0, lt=2**32, description="the first PCA's random start")
+
+    @field_validator("math", mode="before")
+    @classmethod
+    def _known_math(cls, value):
+        if value not in MATH:
+            raise ValueError(f"math must be one of {', '.join(MATH)}, got {value!r}")
+        return value
 
 
 def update_starts(times: np.ndarray, poll_seconds: float) -> np.ndarray:
@@ -137,6 +142,8 @@ def replay(matrix: VoteMatrix, config: ReplayConfig | None = None,
     for start, end, restarted in updates:
         if restarted:
             groupings, smoother = {}, {"last": None, "count": 0, "k": None}
+            if row_order:  # a loaded server rebuilds its matrix from all votes in (statement, participant) order
+                row_order, col_order = _load_order(votes, row_order, col_order)  # (conv_man.clj:200-203)
         # Polis reads each batch ordered by (statement, participant, time): the order new rows and columns join.
         batch = start + np.lexsort((log.times[start:end], log.rows[start:end], log.cols[start:end]))
         r, c = log.rows[batch], log.cols[batch]
@@ -194,6 +201,16 @@ def replay(matrix: VoteMatrix, config: ReplayConfig | None = None,
 
     return _final(matrix, rows, cols, center, comps, proj, in_conv, base_of, base_ids, base_centres, sizes,
                   found, smoother["k"])
+
+
+def _load_order(votes: np.ndarray, row_order: list[int], col_order: list[int]) -> tuple[list[int], list[int]]:
+    """Rows and columns as a freshly loaded server orders them: columns by statement, rows by their lowest voted
+    statement, then by participant (matrix indices follow ids). The saved PCA components keep their positions, as
+    Polis reloads them without column names."""
+    cols = sorted(col_order)
+    rows = np.array(sorted(row_order))
+    first = np.argmax(~np.isnan(votes[np.ix_(rows, cols)]), axis=1)
+    return rows[np.lexsort((rows, first))].tolist(), cols
 
 
 def _final(matrix, rows, cols, center, comps, proj, in_conv, base_of, base_ids, base_centres, sizes, found, k):
