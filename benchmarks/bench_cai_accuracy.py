@@ -110,14 +110,13 @@ def main() -> None:
         return letter_probabilities(lm, [[{"role": "user", "content": t}] for t in texts] if chat else texts,
                                     low_precision=args.low_precision)
 
-    def p_correct(p_a):
-        return np.where(gold_a, p_a, 1.0 - p_a)
-
     rows = []
 
     def add(name, p_a, **extra):
-        r = score(p_correct(p_a))
-        rows.append({"technique": name, "accuracy": round(r.accuracy, 3), "brier": round(r.brier, 3), **extra})
+        r = score([np.array([p, 1.0 - p]) for p in p_a], [0 if a else 1 for a in gold_a])
+        # The tables in docs/feedback.md give the one-option Brier (1 - p_correct)^2: half the two-option score.
+        rows.append({"technique": name, "accuracy": round(r.accuracy, 3), "brier": round(r.brier / 2, 3),
+                     "chance": r.chance, "majority": round(r.majority, 3), **extra})
 
     letter_modes = [] if args.only_yes_no else [("raw", False, ""), ("chat", True, "")] + (
         [(f"raw, {args.fewshot}-shot", False, solved_prefix(shots))] if args.fewshot else [])

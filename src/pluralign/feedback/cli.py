@@ -200,8 +200,10 @@ def eval_cmd(
     per_pair = len(labeller.constitution.principles) if principles == "all" else 1
     if contrast_question and not yes_question:
         raise InputError("--contrast-question needs --yes-question")
-    mc_asks = (2 if contrast_question else 1) if yes_question else (2 if both_orders else 1)
-    asks = sum(mc_asks if it.multiple_choice else per_pair * (2 if both_orders else 1) for it in items)
+    def mc_asks(item) -> int:  # one question per rotation of the options, or the yes/no question(s)
+        return (2 if contrast_question else 1) if yes_question else (item.k if both_orders else 1)
+
+    asks = sum(mc_asks(it) if it.multiple_choice else per_pair * (2 if both_orders else 1) for it in items)
     with progress_bar("evaluating", asks) as advance:
         result = evaluate(labeller, items, fewshot_items=shots, batch_calibrate=batch_calibrate,
                           yes_question=yes_question, contrast_question=contrast_question, progress=advance)
@@ -210,6 +212,11 @@ def eval_cmd(
     asked = {"yes_question": yes_question, "contrast_question": contrast_question} if yes_question else {}
     figures = {"file": str(comparisons), "model": labeller.lm.name, "rule": rule, **asked, **result.as_dict()}
     typer.echo(json.dumps(figures))
+    if not result.distinguishable:
+        low, high = result.accuracy_ci
+        typer.echo(f"warning: accuracy {result.accuracy:.3f} (95% interval {low:.3f}-{high:.3f}) is not "
+                   f"distinguishable from chance ({result.chance:.3f}) or from always giving the most common answer "
+                   f"({result.majority:.3f}): these labels are noise", err=True)
     if json_out:
         write_jsonl(json_out, [figures])
 
