@@ -73,13 +73,18 @@ def test_labeller_reliability_is_shown_and_flagged_at_chance(demo):
 
 def test_trained_model_moved_on_held_out_pairs(demo):
     run, stdout = demo
-    held = json.loads((run / "heldout" / "heldout.json").read_text())
+    held = json.loads((run / "evaluate" / "heldout.json").read_text())
     trained_on = {p.id for p in read_records(run / "train" / "data.jsonl", "preference")}
     assert held["n"] >= 3 and not set(held["ids"]) & trained_on
     change = [a - b for a, b in zip(held["per_pair"]["after"], held["per_pair"]["before"])]
     assert max(abs(c) for c in change) > 1e-3  # the trained weights score held-out pairs differently
     assert held["change"] == pytest.approx(sum(change) / len(change))
     assert "held-out pairs" in stdout
+    panel = json.loads((run / "evaluate" / "panel.json").read_text())
+    assert panel["statements"] == 12 and set(panel["after"]["similarity"]) == {"group 0", "group 1"}
+    for side in ("before", "after"):
+        sim = panel[side]["similarity"]["group 0"]
+        assert sim["n"] == 12 and 0 <= sim["low"] <= sim["mean"] <= sim["high"] <= 1
 
 
 def test_demo_traces_a_human_and_an_ai_preference(demo):
@@ -130,7 +135,7 @@ def test_report_renders_in_chromium_without_errors_or_network(demo, tmp_path):
     assert errors == []
     assert requests == [(run / "report.html").as_uri()]  # self-contained: nothing else is fetched
     for title in ("Panel and its weighting", "Opinion map and groups", "Social choice", "AI labeller reliability",
-                  "Training", "Did the model move", "Provenance of each trained preference"):
+                  "Training", "Evaluation", "Provenance of each trained preference"):
         assert any(h.startswith(title) for h in headings), (title, headings)
     assert "AT CHANCE" in alarm and svgs >= 4 and width > 100
     assert (tmp_path / "report.png").stat().st_size > 20_000

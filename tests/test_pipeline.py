@@ -58,7 +58,7 @@ control = "control.jsonl"
 [stages.train]
 config = {{ steps = {steps}, batch_size = 2, max_length = 48, lr = 1e-3, eval_split = 0.0, save_every = 1, log_every = 1 }}
 
-[stages.heldout]
+[stages.evaluate]
 bootstrap = 200
 """)
     return path
@@ -104,7 +104,7 @@ def test_unchanged_run_skips_and_a_changed_setting_reruns_only_downstream(first_
     after = statuses(run_pipeline(load(changed), tmp / "run", console=Console(quiet=True)))
     assert after == {"panel": "skipped", "opinion": "skipped", "constitution": "skipped", "responses": "skipped",
                      "rankings": "skipped", "social_choice": "ran", "ai_labels": "ran", "train": "ran",
-                     "heldout": "ran"}
+                     "evaluate": "ran"}
 
 
 def test_force_reruns_one_stage_and_unchanged_outputs_stop_there(first_run):
@@ -152,8 +152,8 @@ def test_killed_run_resumes_at_the_first_unfinished_stage(tmp_path, tiny_dir):
     proc.wait()
     assert not (run / "train" / "manifest.json").is_file()
     resumed = statuses(run_pipeline(load(path), run, console=Console(quiet=True)))
-    assert [s for s, v in resumed.items() if v == "ran"] == ["train", "heldout"]
-    assert (run / "heldout" / "manifest.json").is_file()
+    assert [s for s, v in resumed.items() if v == "ran"] == ["train", "evaluate"]
+    assert (run / "evaluate" / "manifest.json").is_file()
 
 
 @pytest.mark.parametrize("text, field", [

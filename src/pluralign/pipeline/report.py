@@ -4,7 +4,8 @@ built from the run directory's manifests and records alone.
 Sections appear for the stages the run has: stages and manifests, the panel and its weighting, the opinion map
 and groups, the constitution with each principle's consensus and per-group agreement, the social-choice outcome
 (majority vs proportional), the AI labeller's reliability on its control set (a red banner when at chance),
-training curves with the reward-hacking monitors, the held-out check, and each trained preference's provenance.
+training curves with the reward-hacking monitors, the evaluation (held-out margins; the model's votes on the
+panel's statements vs each opinion group, before and after), and each trained preference's provenance.
 """
 
 from __future__ import annotations
@@ -196,7 +197,7 @@ def _training(run: Path, name: str) -> str:
             + "<h3>Reward-hacking monitors</h3>" + _table(["monitor", "state"], monitor_rows))
 
 
-def _heldout(run: Path, name: str) -> str:
+def _evaluate(run: Path, name: str) -> str:
     h = read_json(run / name / "heldout.json")
     fig, ax = _figure(5.0, 2.8)
     ax.plot(h["per_pair"]["before"], "o", label="before")
@@ -205,11 +206,35 @@ def _heldout(run: Path, name: str) -> str:
     ax.set_xlabel("held-out pair")
     ax.set_ylabel("log p(chosen) − log p(rejected)")
     ax.legend(fontsize=8)
-    return (f"<h2>Did the model move? (held-out pairs)</h2><p>Mean log-prob margin of the chosen over the rejected "
-            f"response on {h['n']} pairs from prompts never trained on: {h['before']:+.3f} before, {h['after']:+.3f} "
-            f"after; change {h['change']:+.3f} (95% bootstrap interval {h['change_ci95'][0]:+.3f} to "
-            f"{h['change_ci95'][1]:+.3f}); {h['moved_toward_chosen']:.0%} of pairs moved toward the chosen "
-            f"response.</p>" + _svg(fig))
+    out = (f"<h2>Evaluation</h2><h3>Did the model move? (held-out pairs)</h3><p>Mean log-prob margin of the "
+           f"chosen over the rejected response on {h['n']} pairs from prompts never trained on: {h['before']:+.3f} "
+           f"before, {h['after']:+.3f} after; change {h['change']:+.3f} (95% bootstrap interval "
+           f"{h['change_ci95'][0]:+.3f} to {h['change_ci95'][1]:+.3f}); {h['moved_toward_chosen']:.0%} of pairs "
+           f"moved toward the chosen response.</p>" + _svg(fig))
+    if (run / name / "panel.json").is_file():
+        p = read_json(run / name / "panel.json")
+        groups = list(p["before"]["similarity"])
+        est = lambda e: "n/a" if not e["n"] else f"{e['mean']:.3f} [{e['low']:.3f}, {e['high']:.3f}]"  # noqa: E731
+        rows = [[g, est(p["before"]["similarity"][g]), est(p["after"]["similarity"][g]),
+                 est(p["before"]["sides_with"][g]), est(p["after"]["sides_with"][g]),
+                 _pct(p["before"]["closest"][g]), _pct(p["after"]["closest"][g])] for g in groups]
+        fig, ax = _figure(5.5, 2.8)
+        for k, side in enumerate(("before", "after")):
+            sims = [p[side]["similarity"][g] for g in groups]
+            xs = [i + (k - 0.5) * 0.35 for i in range(len(groups))]
+            ax.bar(xs, [e["mean"] for e in sims], 0.35, label=side,
+                   yerr=[[e["mean"] - e["low"] for e in sims], [e["high"] - e["mean"] for e in sims]])
+        ax.set_xticks(range(len(groups)), groups)
+        ax.set_ylabel("1 − JSD to the group's votes")
+        ax.legend(fontsize=8)
+        out += (f"<h3>Whose values? The model votes on the panel's {p['statements']} statements</h3><p>Asked each "
+                f"statement as a participant is (Agree / Disagree / Pass; {_e(p['ask'])}), the model's answer "
+                f"distribution is compared with each opinion group's votes (pluralign.evaluate.panel): similarity "
+                f"1 − Jensen–Shannon distance, the share of statements where it leans the group's majority way, "
+                f"and the share where that group is the closest. Intervals: bootstrap 95%.</p>"
+                + _table(["opinion group", "similarity before", "after", "sides with before", "after",
+                          "closest before", "after"], rows) + _svg(fig))
+    return out
 
 
 def _provenance(run: Path) -> str:
@@ -226,7 +251,7 @@ def _provenance(run: Path) -> str:
 
 
 SECTIONS = {"panel": _panel, "opinion": _opinion, "constitution": _constitution, "social_choice": _social_choice,
-            "ai_labels": _labeller, "train": _training, "heldout": _heldout}
+            "ai_labels": _labeller, "train": _training, "evaluate": _evaluate}
 
 
 def write_report(run_dir: str | Path, pipeline) -> Path:

@@ -149,16 +149,20 @@ class TrainStage(Stage):
     launcher: Launcher = Field(default_factory=Launcher)
 
 
-class HeldOutStage(Stage):
-    """Did the model move toward what people chose: log-prob margins on held-out pairs, before and after."""
+class EvaluateStage(Stage):
+    """Did the model move toward what people chose (log-prob margins on held-out pairs), and whose values does it
+    hold (the run's own statements asked of the model, before and after, vs each opinion group's votes)."""
 
-    uses: Literal["heldout"] = "heldout"
-    bootstrap: int = Field(2000, ge=100, le=100_000)
+    uses: Literal["evaluate"] = "evaluate"
+    bootstrap: int = Field(2000, ge=100, le=100_000, description="resamples for the 95% intervals")
+    panel: bool = Field(True, description="also ask the run's statements (pluralign.evaluate.panel)")
+    rotations: Literal["all", "none"] = Field("all", description="panel: each option at every position, averaged")
+    chat: bool = Field(True, description="panel: ask under the chat template")
 
 
 KINDS: dict[str, type[Stage]] = {cls.model_fields["uses"].default: cls for cls in (
     PanelStage, OpinionStage, ConstitutionStage, ResponsesStage, RankingsStage, SocialChoiceStage, AILabelsStage,
-    TrainStage, HeldOutStage)}
+    TrainStage, EvaluateStage)}
 PATH_KEYS = ("participants", "statements", "votes", "file", "prompts", "control")
 
 

@@ -1,7 +1,7 @@
 """Stage adapters, people's side: each calls one stage's public functions and writes records into its directory.
 
 ``REGISTRY`` says, for each kind, which earlier stages it reads (slot -> kind; optional slots in brackets) and
-whether it needs a model. Model-side adapters (responses, AI labels, training, held-out margins) live in
+whether it needs a model. Model-side adapters (responses, AI labels, training, evaluation) live in
 :mod:`.stages_lm`.
 """
 
@@ -240,7 +240,7 @@ def _registry() -> dict[str, StageDef]:
         "ai_labels": StageDef(lm.run_ai_labels, needs=("constitution", "social_choice"), model=True,
                               external=lm.control_files),
         "train": StageDef(lm.run_train, needs=("social_choice",), optional=("ai_labels",), model=True),
-        "heldout": StageDef(lm.run_heldout, needs=("social_choice", "train"), model=True),
+        "evaluate": StageDef(lm.run_evaluate, needs=("social_choice", "train", "panel"), model=True),
     }
 
 

@@ -188,7 +188,7 @@ def run_train(ctx: Context) -> None:
     ctx.figures.update(steps=summary.get("steps"), final_loss=loss)
 
 
-# ---- did the model move? -------------------------------------------------------------------------------------
+# ---- evaluation: did the model move, and toward whom? ---------------------------------------------------------
 
 def margins(lm, prefs) -> np.ndarray:
     """log p(chosen) - log p(rejected) under ``lm`` for each pair (summed nats, the model protocol's ``score``)."""
@@ -198,26 +198,55 @@ def margins(lm, prefs) -> np.ndarray:
     return np.array([c.logprob - r.logprob for c, r in zip(chosen, rejected)])
 
 
-def run_heldout(ctx: Context) -> None:
+def _heldout(ctx: Context, before_lm, after_lm) -> dict:
+    from pluralign.evaluate.metrics import bootstrap_mean
     from pluralign.io import read_records
-    from pluralign.lm import load_model
 
     prefs = read_records(ctx.input("social_choice") / "heldout_preferences.jsonl", "preference")
     if not prefs:
         raise InputError("no held-out pairs: set held_out > 0 on the social choice stage",
                          field=f"stages.{ctx.name}.inputs.social_choice")
-    before = margins(ctx.lm(), prefs)
-    after = margins(load_model(str(ctx.input("train") / "run" / "model")), prefs)
-    change = after - before
-    rng = np.random.default_rng(ctx.seed)
-    boot = change[rng.integers(0, len(change), (ctx.stage.bootstrap, len(change)))].mean(axis=1)
-    low, high = np.quantile(boot, [0.025, 0.975])
+    before, after = margins(before_lm, prefs), margins(after_lm, prefs)
+    change = bootstrap_mean(after - before, resamples=ctx.stage.bootstrap, seed=ctx.seed)
     result = {"n": len(prefs), "before": float(before.mean()), "after": float(after.mean()),
-              "change": float(change.mean()), "change_ci95": [float(low), float(high)],
-              "moved_toward_chosen": float((change > 0).mean()), "ids": [p.id for p in prefs],
+              "change": change.mean, "change_ci95": [change.low, change.high],
+              "moved_toward_chosen": float((after > before).mean()), "ids": [p.id for p in prefs],
               "per_pair": {"before": before.tolist(), "after": after.tolist()}}
     write_json(ctx.out / "heldout.json", result)
     ctx.say(f"mean log-prob margin of chosen over rejected on {len(prefs)} held-out pairs (prompts never trained "
-            f"on): {before.mean():+.3f} before -> {after.mean():+.3f} after (change {change.mean():+.3f}, 95% "
-            f"bootstrap CI {low:+.3f} to {high:+.3f}; {(change > 0).mean():.0%} of pairs moved toward chosen)")
-    ctx.figures.update(before=result["before"], after=result["after"], change=result["change"])
+            f"on): {result['before']:+.3f} before -> {result['after']:+.3f} after (change {change.mean:+.3f}, 95% "
+            f"bootstrap CI {change.low:+.3f} to {change.high:+.3f}; {result['moved_toward_chosen']:.0%} of pairs "
+            f"moved toward chosen)")
+    return result
+
+
+def _panel(ctx: Context, before_lm, after_lm) -> None:
+    from rich.table import Table
+
+    from pluralign.evaluate.ask import AskConfig
+    from pluralign.evaluate.panel import evaluate_panel, panel_votes
+
+    s = ctx.stage
+    panel = ctx.input("panel")
+    votes = panel_votes(panel / "votes.jsonl", panel / "statements.jsonl", seed=ctx.seed)
+    config = AskConfig(rotations=s.rotations, chat=s.chat)
+    before, after = (evaluate_panel(lm, votes, config, seed=ctx.seed) for lm in (before_lm, after_lm))
+    write_json(ctx.out / "panel.json", {"before": before.to_dict(), "after": after.to_dict(), "ask": config.label,
+                                        "statements": len(votes.statement_ids), "rows_after": after.rows})
+    table = Table("opinion group", "similarity 1 - JSD: before", "after", "sides with: before", "after",
+                  title=f"the model votes on the panel's {len(votes.statement_ids)} statements ({config.label})")
+    for g in before.similarity:
+        table.add_row(g, str(before.similarity[g]), str(after.similarity[g]), str(before.sides_with[g]),
+                      str(after.sides_with[g]))
+    ctx.say(table)
+
+
+def run_evaluate(ctx: Context) -> None:
+    from pluralign.lm import load_model
+
+    before_lm = ctx.lm()
+    after_lm = load_model(str(ctx.input("train") / "run" / "model"))
+    held = _heldout(ctx, before_lm, after_lm)
+    if ctx.stage.panel:
+        _panel(ctx, before_lm, after_lm)
+    ctx.figures.update(before=held["before"], after=held["after"], change=held["change"])
