@@ -29,6 +29,7 @@ def _register_stages() -> None:
     from pluralign.elicit.cli import elicit_app, serve
     from pluralign.evaluate.cli import eval_app
     from pluralign.feedback.cli import cai_app
+    from pluralign.feedback.cli_edits import edits_app
     from pluralign.lm.cli import generate, model_app
     from pluralign.pipeline.cli import demo, run, trace
     from pluralign.train import cli_rl  # noqa: F401  (adds ppo, rloo, grpo to the train group)
@@ -44,6 +45,7 @@ def _register_stages() -> None:
     app.command("aggregate")(aggregate)
     app.add_typer(constitution_app, name="constitution")
     app.add_typer(cai_app, name="cai")
+    app.add_typer(edits_app, name="edits")
     app.add_typer(train_app, name="train")
     app.add_typer(gpo_app, name="gpo")
     app.add_typer(eval_app, name="eval")
