@@ -2,7 +2,7 @@
 
 Steps, each a small function:
   1. :func:`select` — keep statements by group-informed consensus: ``top_k`` highest, and/or consensus
-     >= ``min_consensus``, and/or every opinion group agreeing at least ``min_group_agree`` (the fraction
+     >= ``min_consensus``, and/or every opinion group agreeing more than ``min_group_agree`` (the fraction
      A_g / S_g of each group's voters who agreed; CCAI kept statements with > 50% agreement in every group).
   2. :func:`merge_near_duplicates` — statements whose all-MiniLM-L6-v2 embeddings have cosine >= ``merge_threshold``
      are merged (single linkage); the highest-consensus one speaks for the merged set, and every member is listed.
@@ -16,8 +16,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from pydantic import Field
 
 from pluralign.aggregate.opinion import OpinionResult
+from pluralign.config import Config
 from pluralign.constitution.templates import PrincipleTemplates
 from pluralign.errors import InputError
 from pluralign.records import Constitution, Principle, Provenance
@@ -36,15 +38,17 @@ Statement: {statement}
 Rule: The AI should"""
 
 
-@dataclass
-class BuildConfig:
+class BuildConfig(Config):
     """How statements are chosen and turned into principles (defaults follow CCAI's spirit, on a small scale)."""
 
-    top_k: int | None = 10
-    min_consensus: float | None = None
-    min_group_agree: float | None = 0.5
-    merge_threshold: float | None = 0.8  # None: no merging
-    templates: PrincipleTemplates = field(default_factory=PrincipleTemplates)
+    top_k: int | None = Field(10, ge=1, le=10**6, description="keep at most this many statements (None: all)")
+    min_consensus: float | None = Field(None, ge=0.0, le=1.0, description="group-informed consensus threshold")
+    min_group_agree: float | None = Field(0.5, ge=0.0, lt=1.0, description="every group's agree share more "
+                                          "than this (CCAI: more than 50%)")
+    merge_threshold: float | None = Field(0.8, ge=-1.0, le=1.0, description="embedding cosine at which statements "
+                                          "merge (None: no merging)")
+    templates: PrincipleTemplates = Field(default_factory=PrincipleTemplates, description="the {principle} "
+                                          "templates of critique, revision and choice prompts")
 
 
 @dataclass
@@ -74,7 +78,7 @@ def select(result: OpinionResult, texts: dict[str, str], config: BuildConfig) ->
     if config.min_consensus is not None:
         ok &= result.gac >= config.min_consensus
     if config.min_group_agree is not None:
-        ok &= (fractions >= config.min_group_agree).all(axis=0)
+        ok &= (fractions > config.min_group_agree).all(axis=0)  # strictly more, as CCAI's '> 50%'
     chosen = np.flatnonzero(ok)
     chosen = chosen[np.argsort(-result.gac[chosen], kind="stable")]
     if config.top_k is not None:

@@ -8,27 +8,26 @@ letters as the model writes them, and position bias handled by averaging over th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from pydantic import ConfigDict, Field
 
+from pluralign.config import Config
 from pluralign.lm.base import LanguageModel
 from pluralign.lm.multiple_choice import Format, choice_distributions
 from pluralign.progress import progress_bar
 
 
-@dataclass(frozen=True)
-class AskConfig:
-    """rotations: "all" (each option once at every position, averaged) or "none" (options as given);
-    calibrate: divide by a content-free question's letter probabilities; chat: ask under the chat template."""
+class AskConfig(Config):
+    """How every evaluation asks a multiple-choice question."""
 
-    rotations: str = "all"
-    calibrate: bool = False
-    chat: bool = True
+    model_config = ConfigDict(frozen=True)
 
-    def __post_init__(self):
-        if self.rotations not in ("all", "none"):
-            raise ValueError(f"rotations must be 'all' or 'none', got {self.rotations!r}")
+    rotations: Literal["all", "none"] = Field("all", description="all: each option once at every position, "
+                                              "averaged; none: options as given")
+    calibrate: bool = Field(False, description="divide by a content-free question's letter probabilities")
+    chat: bool = Field(True, description="ask under the chat template")
 
     @property
     def label(self) -> str:

@@ -25,10 +25,12 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from pydantic import Field, field_validator
 
+from pluralign.config import Config
 from pluralign.feedback.choice import calibrate, clamp, letter_probabilities, order_average
 from pluralign.feedback.fewshot import ChoiceExample, load_choice_examples, load_cot_examples
 from pluralign.feedback.pairs import Pair
@@ -39,34 +41,29 @@ CONTENT_FREE = "N/A"
 _OPTIONS_SUFFIX = re.compile(r"\s*Options:\s*$")
 
 
-@dataclass
-class LabelConfig:
-    """How to label.
+class LabelConfig(Config):
+    """How to label."""
 
-    principles: "sample" (one principle per comparison, drawn with ``seed``) or "all" (average over all).
-    both_orders: score (a, b) and (b, a) and average. calibrate: contextual calibration per principle.
-    chat: ask through the model's chat template (as a user turn) instead of raw text.
-    fewshot: how many solved examples to prepend (0 = none). cot: chain-of-thought, then clamp to
-    ``clamp_range``. max_cot_tokens: length of the reasoning. low_precision: score with the backend's bf16
-    generation weights where it has them (about 2x faster). seed: principle sampling and CoT sampling.
-    """
+    principles: Literal["sample", "all"] = Field("sample", description="one principle per comparison, drawn with "
+                                                 "seed (the paper's ensembling), or the average over all")
+    both_orders: bool = Field(True, description="score (a, b) and (b, a) and average (position bias)")
+    calibrate: bool = Field(True, description="contextual calibration per principle")
+    chat: bool = Field(False, description="ask through the model's chat template (a user turn), not raw text")
+    fewshot: int = Field(0, ge=0, le=1000, description="solved examples to prepend (0 = none)")
+    cot: bool = Field(False, description="chain-of-thought first, then clamp to clamp_range")
+    clamp_range: tuple[float, float] = Field((0.4, 0.6), description="[low, high] a CoT answer's probability is "
+                                             "clamped to")
+    max_cot_tokens: int = Field(64, ge=1, le=2**16, description="length of the reasoning")
+    low_precision: bool = Field(False, description="score with the backend's bf16 generation weights where it has "
+                                "them (about 2x faster)")
+    seed: int = Field(0, ge=0, lt=2**32, description="principle sampling and CoT sampling")
 
-    principles: str = "sample"
-    both_orders: bool = True
-    calibrate: bool = True
-    chat: bool = False
-    fewshot: int = 0
-    cot: bool = False
-    clamp_range: tuple[float, float] = (0.4, 0.6)
-    max_cot_tokens: int = 64
-    low_precision: bool = False
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.principles not in ("sample", "all"):
-            raise ValueError(f"principles must be 'sample' or 'all', got {self.principles!r}")
-        if self.fewshot < 0:
-            raise ValueError(f"fewshot must be >= 0, got {self.fewshot}")
+    @field_validator("clamp_range")
+    @classmethod
+    def _probabilities(cls, value):
+        if not 0.0 <= value[0] <= value[1] <= 1.0:
+            raise ValueError(f"must be 0 <= low <= high <= 1, got {value}")
+        return value
 
     @property
     def rule(self) -> str:

@@ -17,9 +17,11 @@ import os
 import random
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pydantic import Field
+
+from pluralign.config import Config
 from pluralign.errors import InputError
 from pluralign.lm.base import LanguageModel
 from pluralign.records import Constitution, Demonstration, Principle, Provenance
@@ -29,24 +31,15 @@ _SECTION_END = re.compile(r"\n\s*(?:Critique Request|CritiqueRequest|Revision Re
                           r"Revision|Human|Assistant)\s*:|\n\n\n")
 
 
-@dataclass
-class ReviseConfig:
-    """rounds: critique/revision rounds per prompt; max_new_tokens: per response, critique and revision (short
-    outputs keep a small model from looping); repetition_penalty: >1 discourages repeats; temperature: sampling
-    temperature (0 = greedy); batch_size: prompts per batch (one fsync per batch); seed: principles and sampling."""
+class ReviseConfig(Config):
+    """How critique -> revision chains are sampled (short outputs keep a small model from looping)."""
 
-    rounds: int = 1
-    max_new_tokens: int = 64
-    repetition_penalty: float = 1.3
-    temperature: float = 0.7
-    batch_size: int = 8
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.rounds < 1:
-            raise ValueError(f"rounds must be >= 1, got {self.rounds}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+    rounds: int = Field(1, ge=1, le=100, description="critique/revision rounds per prompt")
+    max_new_tokens: int = Field(64, ge=1, le=2**16, description="tokens per response, critique and revision")
+    repetition_penalty: float = Field(1.3, gt=0.0, le=100.0, description="> 1 discourages repeats")
+    temperature: float = Field(0.7, ge=0.0, le=100.0, description="sampling temperature (0 = greedy)")
+    batch_size: int = Field(8, ge=1, le=2**16, description="prompts per batch (one fsync per batch)")
+    seed: int = Field(0, ge=0, lt=2**32, description="principles and sampling")
 
 
 def principle_for(prompt_id: str, round_index: int, principles: Sequence[Principle], seed: int) -> Principle:
@@ -176,7 +169,7 @@ def revise(lm: LanguageModel, rows: Sequence[dict], constitution: Constitution, 
         batch = todo[start : start + config.batch_size]
         chains = revise_batch(lm, batch, constitution, fewshot, config)
         for chain in chains:
-            chain.update(model=lm.name, seed=config.seed, config=asdict(config), constitution=constitution.name)
+            chain.update(model=lm.name, seed=config.seed, config=config.to_dict(), constitution=constitution.name)
         append_chains(out, chains)
         if progress:
             progress(len(batch))

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from pydantic import Field
 
+from pluralign.config import Config
 from pluralign.errors import InputError
 from pluralign.io import iter_jsonl
 from pluralign.lm.base import LanguageModel
@@ -24,16 +25,15 @@ from pluralign.records import Provenance
 _LEAD = re.compile(r"^\s*(?:new question|question|prompt|here is[^:]*)\s*:\s*", re.IGNORECASE)
 
 
-@dataclass
-class RedTeamConfig:
-    """n: new prompts asked for per seed; threshold: drop a candidate whose cosine similarity to a seed or a
-    kept prompt is at or above it; temperature, max_new_tokens, seed: sampling."""
+class RedTeamConfig(Config):
+    """How new red-team prompts are sampled and near-duplicates dropped."""
 
-    n: int = 4
-    threshold: float = 0.9
-    temperature: float = 1.0
-    max_new_tokens: int = 48
-    seed: int = 0
+    n: int = Field(4, ge=1, le=1000, description="new prompts asked for per seed")
+    threshold: float = Field(0.9, ge=-1.0, le=1.0, description="drop a candidate whose cosine similarity to a seed "
+                             "or a kept prompt is at or above it")
+    temperature: float = Field(1.0, ge=0.0, le=100.0, description="sampling temperature")
+    max_new_tokens: int = Field(48, ge=1, le=2**16, description="tokens per new prompt")
+    seed: int = Field(0, ge=0, lt=2**32, description="sampling seed")
 
 
 def read_seeds(path: str | Path) -> list[dict]:

@@ -2,11 +2,12 @@
 arguments, resuming from the last complete checkpoint, metrics, a progress bar, and saving the final model.
 
 A run directory holds ``config.toml`` (what it ran with), ``checkpoint-N/`` (model, optimizer, scheduler, RNG
-states and trainer state every ``save_every`` updates), ``metrics.jsonl`` (one JSON object per log), ``model/``
+states, trainer state and the run's ``config.toml`` every ``save_every`` updates), ``metrics.jsonl`` (one JSON object per log), ``model/``
 (the final weights, LoRA merged in) and ``result.json``. Rerunning the same command resumes from the newest
 checkpoint whose ``trainer_state.json`` was written (it is written last, so a run killed mid-save falls back to
 the previous one); the trainer restores the data order and RNG states, so the resumed run matches an
-uninterrupted one.
+uninterrupted one. A rerun under a different config refuses to resume and names the fields that differ (only the
+method's ``resumable`` fields, such as ``save_every``, may change).
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pluralign.train.config import RunConfig, save_config
+from pluralign.config import config_diff, save_config
+from pluralign.errors import InputError
+from pluralign.train.config import RunConfig
 
 _CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 
@@ -102,14 +107,43 @@ def last_checkpoint(output_dir: str | Path) -> str | None:
     return None
 
 
+def stored_config(directory: str | Path) -> dict[str, Any] | None:
+    """The ``config.toml`` a run or checkpoint directory holds (None when it has none)."""
+    path = Path(directory) / "config.toml"
+    if not path.is_file():
+        return None
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        raise InputError("not a config written by a training run; use a new output_dir", path=str(path)) from None
+
+
+def check_resume(cfg: RunConfig, stored: Mapping[str, Any] | None, checkpoint: str | Path) -> None:
+    """Refuse to resume ``checkpoint`` when it was written under another config, naming the fields that differ."""
+    if stored is None:
+        return
+    differ = config_diff(stored, cfg.to_dict(), ignore=cfg.resumable)
+    if differ:
+        raise InputError(f"this run was started with another config ({differ}); rerun with the same config to "
+                         "resume it, or use a new output_dir", path=str(checkpoint))
+
+
+def check_run_dir(cfg: RunConfig) -> None:
+    """Before anything loads: a rerun may resume ``cfg.output_dir`` only under the config it was started with."""
+    checkpoint = last_checkpoint(cfg.output_dir)
+    if checkpoint is not None:
+        check_resume(cfg, stored_config(checkpoint) or stored_config(cfg.output_dir), checkpoint)
+
+
 def checkpoint_step(checkpoint: str | None) -> int:
     if checkpoint is None:
         return 0
     return int(json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"])
 
 
-def make_callbacks(output_dir: str, description: str):
-    """Trainer callbacks: metrics through :class:`~pluralign.train.monitors.MetricsLogger`, and a progress bar.
+def make_callbacks(config: RunConfig, description: str):
+    """Trainer callbacks: metrics through :class:`~pluralign.train.monitors.MetricsLogger`, the config into each
+    checkpoint, and a progress bar.
 
     The main process writes ``metrics.jsonl`` (+ plot); rank R > 0 of a data-parallel run writes
     ``rankR/metrics.jsonl``. Every row carries the rank's sum of trainable weights (``weight_sum``), so ranks can
@@ -119,6 +153,8 @@ def make_callbacks(output_dir: str, description: str):
 
     from pluralign.progress import progress_bar
     from pluralign.train.monitors import MetricsLogger, from_trl_logs
+
+    output_dir = config.output_dir
 
     class MetricsCallback(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):
@@ -142,6 +178,13 @@ def make_callbacks(output_dir: str, description: str):
             if state.is_world_process_zero:
                 self.logger.finish()
 
+    class ConfigCallback(TrainerCallback):
+        """Each checkpoint carries the run's config (the resume check reads it back)."""
+
+        def on_save(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                save_config(config, Path(output_dir) / f"checkpoint-{state.global_step}" / "config.toml")
+
     class ProgressCallback(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):
             self.bar = None
@@ -158,18 +201,19 @@ def make_callbacks(output_dir: str, description: str):
             if self.bar is not None:
                 self.bar.__exit__(None, None, None)
 
-    return [MetricsCallback(), ProgressCallback()]
+    return [MetricsCallback(), ConfigCallback(), ProgressCallback()]
 
 
 def run_trainer(trainer, cfg: RunConfig, description: str) -> dict[str, Any]:
-    """Train with resume, save the final model (LoRA merged) to ``output_dir/model``, and return a summary:
-    final loss (the last logged training loss), steps, where it resumed from, and eval metrics of the final model."""
+    """Train with resume (the caller has run :func:`check_run_dir`), save the final model (LoRA merged) to
+    ``output_dir/model``, and return a summary: final loss (the last logged training loss), steps, where it
+    resumed from, and eval metrics of the final model."""
     checkpoint = last_checkpoint(cfg.output_dir)
     resumed = checkpoint_step(checkpoint)
     from transformers import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # metrics go to metrics.jsonl and the progress bar
-    for callback in make_callbacks(cfg.output_dir, description):
+    for callback in make_callbacks(cfg, description):
         trainer.add_callback(callback)
     if trainer.accelerator.is_main_process:
         os.makedirs(cfg.output_dir, exist_ok=True)

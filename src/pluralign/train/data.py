@@ -10,6 +10,10 @@ Accepted inputs (JSONL or Parquet, told apart by their columns):
 Preference datasets always carry ``prompt, chosen, rejected, p_chosen, weight, margin`` (``margin`` is NaN where
 a pair has none). With ``conversational=True`` texts become ``{role, content}`` lists so the model's chat
 template applies.
+
+Every row is validated before any model loads (TRL-format rows against the models below: texts are strings or
+``{role, content}`` turns, ``p_chosen`` in [0, 1], finite numbers): a bad row is an
+:class:`~pluralign.errors.InputError` naming file, line (for Parquet, the row) and field.
 """
 
 from __future__ import annotations
@@ -20,11 +24,50 @@ import random
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from pluralign.errors import InputError
-from pluralign.io import iter_jsonl, read_records, to_dataset
-from pluralign.records import Comparison, Demonstration, Preference
+from pluralign.io import iter_jsonl, read_records, to_dataset, validate_row
+from pluralign.records import Comparison, Demonstration, Message, Preference, Text
 
 PREFERENCE_COLUMNS = ("prompt", "chosen", "rejected", "p_chosen", "weight", "margin")
+
+
+class _TRLRow(BaseModel):
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+
+class TRLPreferenceRow(_TRLRow):
+    prompt: Text
+    chosen: Text
+    rejected: Text
+    p_chosen: float = Field(1.0, ge=0.0, le=1.0, strict=True)
+    weight: float = Field(1.0, ge=0.0, le=1e6, strict=True)
+    margin: float | None = Field(None, ge=-1e6, le=1e6, strict=True)
+
+
+class TRLCompletionRow(_TRLRow):
+    prompt: Text
+    completion: Text
+
+
+class TRLMessagesRow(_TRLRow):
+    messages: list[Message] = Field(min_length=1)
+
+
+class TRLTextRow(_TRLRow):
+    text: str = Field(min_length=1)
+
+
+class TRLPromptRow(_TRLRow):
+    prompt: Text
+
+    @field_validator("prompt")
+    @classmethod
+    def _not_empty(cls, prompt):
+        if not prompt:
+            raise ValueError("empty prompt")
+        return prompt
 
 
 def column_names(path: str | Path) -> list[str]:
@@ -43,12 +86,19 @@ def column_names(path: str | Path) -> list[str]:
     raise InputError("no rows", path=path)
 
 
-def _trl_rows(path: str) -> list[dict[str, Any]]:
-    """Rows of a TRL-format file (not pluralign records), via ``datasets``."""
-    from datasets import Dataset
+def _trl_rows(path: str, row_model: type[_TRLRow]) -> list[_TRLRow]:
+    """The rows of a TRL-format file (not pluralign records), each validated against ``row_model``."""
+    if path.endswith(".parquet"):
+        import pyarrow.parquet as pq
 
-    ds = Dataset.from_parquet(path) if path.endswith(".parquet") else Dataset.from_json(path)
-    return ds.to_list()
+        try:
+            rows = enumerate(pq.read_table(path).to_pylist(), 1)
+        except (OSError, ValueError) as err:
+            raise InputError(f"cannot read Parquet: {err}", path=path) from None
+        rows = ((i, {k: v for k, v in row.items() if v is not None}) for i, row in rows)
+    else:
+        rows = iter_jsonl(path)
+    return [validate_row(row_model, row, path=path, line=line) for line, row in rows]
 
 
 def _preference_row(prompt, chosen, rejected, p_chosen=1.0, weight=1.0, margin=None) -> dict[str, Any]:
@@ -76,8 +126,8 @@ def load_preferences(path: str | Path, *, conversational: bool = True):
         rows = [_preference_row(p.prompt, p.chosen, p.rejected, 1.0, p.weight, p.margin)
                 for p in read_records(path, Preference)]
     elif {"prompt", "chosen", "rejected"} <= columns:
-        rows = [_preference_row(r["prompt"], r["chosen"], r["rejected"], r.get("p_chosen", 1.0),
-                                r.get("weight", 1.0), r.get("margin")) for r in _trl_rows(path)]
+        rows = [_preference_row(r.prompt, r.chosen, r.rejected, r.p_chosen, r.weight, r.margin)
+                for r in _trl_rows(path, TRLPreferenceRow)]
     else:
         raise InputError("expected preference columns prompt/chosen/rejected or comparison columns "
                          f"prompt/response_a/response_b; found {sorted(columns)}", path=path)
@@ -105,8 +155,13 @@ def load_demonstrations(path: str | Path, *, conversational: bool = True):
     if _record_kind(columns) is Demonstration:
         ds = to_dataset(read_records(path, Demonstration), conversational=conversational)
         return ds.select_columns(["prompt", "completion"])
-    if {"prompt", "completion"} <= columns or "messages" in columns or "text" in columns:
-        return Dataset.from_list(_trl_rows(path))
+    if {"prompt", "completion"} <= columns:
+        demos = [Demonstration(prompt=r.prompt, completion=r.completion) for r in _trl_rows(path, TRLCompletionRow)]
+        return to_dataset(demos, conversational=conversational).select_columns(["prompt", "completion"])
+    if "messages" in columns:
+        return Dataset.from_list([r.model_dump(include={"messages"}) for r in _trl_rows(path, TRLMessagesRow)])
+    if "text" in columns:
+        return Dataset.from_list([{"text": r.text} for r in _trl_rows(path, TRLTextRow)])
     raise InputError(f"expected demonstration columns prompt/completion, messages or text; found {sorted(columns)}",
                      path=path)
 
@@ -129,11 +184,7 @@ def load_prompts(path: str | Path) -> list[Any]:
     cls = _record_kind(columns)
     if cls is not None:
         return [r.model_dump(mode="json")["prompt"] for r in read_records(path, cls)]
-    prompts = [row["prompt"] for row in _trl_rows(path)]
-    for i, prompt in enumerate(prompts, 1):
-        if not prompt:
-            raise InputError("empty prompt", path=path, line=i, field="prompt")
-    return prompts
+    return [row.model_dump(mode="json")["prompt"] for row in _trl_rows(path, TRLPromptRow)]
 
 
 def split_by_prompt(dataset, fraction: float, seed: int):

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pluralign.train.checkpoint import lora_config, load_model, load_tokenizer, run_trainer, trainer_arguments
+from pluralign.train.checkpoint import (check_run_dir, load_model, load_tokenizer, lora_config, run_trainer,
+                                        trainer_arguments)
 from pluralign.train.config import DPOConfig
 from pluralign.train.data import preference_splits
 
@@ -29,6 +30,7 @@ def decided_pairs(dataset):
 
 def train_dpo(cfg: DPOConfig) -> dict[str, Any]:
     """DPO-train ``cfg.model`` on ``cfg.data``; returns the run summary with held-out reward accuracy."""
+    check_run_dir(cfg)  # before anything loads
     from trl import DPOConfig as TRLDPOConfig
     from trl import DPOTrainer
 

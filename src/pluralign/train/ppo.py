@@ -28,75 +28,69 @@ import contextlib
 import copy
 import random
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
+from pydantic import Field, model_validator
+
+from pluralign.config import FieldError
 from pluralign.errors import InputError
-from pluralign.train.config import RunConfig, _range, save_config
+from pluralign.train.config import PATH, LogEvery, Lr, OutputDir, RunConfig, SaveEvery
 
 
-@dataclass
 class RLConfig(RunConfig):
     """What every RL run shares (ours and TRL's): a reward to maximise under a KL leash, and sampling.
 
-    reward / gold: scorer specs (:func:`pluralign.train.scorers.load_scorer`); gold is only monitored, never
-    optimised. beta: (initial) KL coefficient; max_new_tokens, temperature: sampling; cliprange: PPO's ratio clip.
+    No held-out data: the run is judged by its reward, KL and the gold scorer on its own samples.
     """
 
-    reward: str | None = None
-    gold: str | None = None
-    lr: float = field(default=1e-4, metadata=_range(0.0, 1.0, open_lo=True))
-    steps: int = field(default=30, metadata=_range(1))
-    beta: float = field(default=0.05, metadata=_range(0.0))
-    max_new_tokens: int = field(default=32, metadata=_range(1))
-    temperature: float = field(default=1.0, metadata=_range(0.0, open_lo=True))
-    cliprange: float = field(default=0.2, metadata=_range(0.0, open_lo=True))
-    log_every: int = field(default=1, metadata=_range(1))  # RL steps are slow and the monitors need each one
+    unused: ClassVar[frozenset[str]] = frozenset({"eval_data", "eval_split"})
 
-    def validate(self, source: str = "<config>", flagged=()) -> None:
-        super().validate(source, flagged)
-        if self.reward is None:
-            raise InputError("missing: give 'reward' (a reward model directory, count:CHARS or module:function)",
-                             path=source, field="reward")
-        for key in ("reward", "gold"):
-            spec = getattr(self, key)
-            if spec and ":" not in spec:  # a reward model directory: relative to the config file, like `model`
-                from_file = source != "<flags>" and key not in flagged
-                base = Path(source).resolve().parent if from_file else Path.cwd()
-                setattr(self, key, str(base / Path(spec).expanduser()))
+    reward: str = Field(min_length=1, description="scorer to maximise: a reward model directory, count:CHARS or "
+                        "module:function", json_schema_extra=PATH)
+    gold: str | None = Field(None, min_length=1, description="scorer only monitored, never optimised (same forms "
+                             "as reward)", json_schema_extra=PATH)
+    lr: Lr = 1e-4
+    steps: Annotated[int, Field(ge=1, le=10**9, description="RL iterations (PPO: rollout + update)")] = 30
+    beta: float = Field(0.05, ge=0.0, le=1e6, description="(initial) KL coefficient")
+    max_new_tokens: int = Field(32, ge=1, le=2**16, description="tokens sampled per response")
+    temperature: float = Field(1.0, gt=0.0, le=100.0, description="sampling temperature")
+    cliprange: float = Field(0.2, gt=0.0, le=1e6, description="clip of the policy ratio (PPO's epsilon)")
+    log_every: LogEvery = 1  # RL steps are slow and the monitors need each one
 
 
-@dataclass
 class PPOConfig(RLConfig):
-    """PPO with a KL penalty. ``steps`` counts rollout+update iterations; ``batch_size`` is the minibatch.
+    """PPO with a KL penalty. ``steps`` counts rollout+update iterations; ``batch_size`` is the minibatch."""
 
-    rollout_size: prompts per step; ppo_epochs: passes over each rollout; adaptive_kl, kl_target (nats per
-    response), kl_horizon (samples): Ziegler's controller; gamma, lam: GAE; cliprange_value: clip of the value
-    change; vf_coef: value loss weight; max_length: prompt tokens kept (from the end).
-    length_explosion, monitor_window: the reward-hacking monitors' settings.
-    """
+    # PPO logs every step, has no scheduler and no gradient accumulation; steps only says where to stop.
+    unused: ClassVar[frozenset[str]] = RLConfig.unused | {"grad_accum", "warmup_steps", "log_every"}
+    resumable: ClassVar[frozenset[str]] = frozenset({"steps", "save_every"})
 
-    output_dir: str = "runs/ppo"
-    rollout_size: int = field(default=8, metadata=_range(1))
-    ppo_epochs: int = field(default=4, metadata=_range(1))
-    adaptive_kl: bool = True
-    kl_target: float = field(default=6.0, metadata=_range(0.0, open_lo=True))
-    kl_horizon: int = field(default=10000, metadata=_range(1))
-    gamma: float = field(default=1.0, metadata=_range(0.0, 1.0))
-    lam: float = field(default=0.95, metadata=_range(0.0, 1.0))
-    cliprange_value: float = field(default=0.2, metadata=_range(0.0, open_lo=True))
-    vf_coef: float = field(default=0.1, metadata=_range(0.0))
-    max_grad_norm: float = field(default=1.0, metadata=_range(0.0, open_lo=True))
-    length_explosion: float = field(default=2.0, metadata=_range(1.0, open_lo=True))
-    monitor_window: int = field(default=10, metadata=_range(3))
-    save_every: int = field(default=10, metadata=_range(1))
+    output_dir: OutputDir = "runs/ppo"
+    batch_size: int = Field(4, ge=1, le=2**16, description="responses per PPO minibatch (<= rollout_size)")
+    rollout_size: int = Field(8, ge=1, le=2**16, description="prompts sampled per step")
+    ppo_epochs: int = Field(4, ge=1, le=1000, description="passes over each rollout")
+    adaptive_kl: bool = Field(True, description="Ziegler et al.'s controller moves beta towards kl_target "
+                              "(else beta is fixed)", json_schema_extra={"flags": ["--adaptive-kl/--fixed-kl"]})
+    kl_target: float = Field(6.0, gt=0.0, le=1e6, description="KL target of the adaptive controller, nats per "
+                                                              "response")
+    kl_horizon: int = Field(10000, ge=1, le=10**9, description="horizon of the adaptive controller, in samples")
+    gamma: float = Field(1.0, ge=0.0, le=1.0, description="GAE discount")
+    lam: float = Field(0.95, ge=0.0, le=1.0, description="GAE lambda")
+    cliprange_value: float = Field(0.2, gt=0.0, le=1e6, description="clip of the value change")
+    vf_coef: float = Field(0.1, ge=0.0, le=1e6, description="value loss weight")
+    max_grad_norm: float = Field(1.0, gt=0.0, le=1e6, description="gradient norm clip")
+    length_explosion: float = Field(2.0, gt=1.0, le=1e6, description="monitor: warn when responses grow this many "
+                                                                     "times their first length")
+    monitor_window: int = Field(10, ge=3, le=10**6, description="monitor: steps per trend window")
+    save_every: SaveEvery = 10
+    max_length: int = Field(256, ge=8, le=2**20, description="prompt tokens kept (the last ones)")
 
-    def validate(self, source: str = "<config>", flagged=()) -> None:
-        super().validate(source, flagged)
+    @model_validator(mode="after")
+    def _minibatch(self):
         if self.batch_size > self.rollout_size:
-            raise InputError(f"must be <= rollout_size ({self.rollout_size}), got {self.batch_size}",
-                             path=source, field="batch_size")
+            raise FieldError("batch_size", f"must be <= rollout_size ({self.rollout_size}), got {self.batch_size}")
+        return self
 
 
 # ---- the KL controllers ------------------------------------------------------------------------------------
@@ -300,22 +294,23 @@ def trainable_state(policy, value_head) -> dict[str, Any]:
             "value_head": value_head.state_dict()}
 
 
-def save_checkpoint(path: Path, step: int, policy, value_head, optimizer, kl_ctl, rng: random.Random) -> None:
+def save_checkpoint(path: Path, step: int, policy, value_head, optimizer, kl_ctl, rng: random.Random,
+                    cfg: PPOConfig) -> None:
     import torch
 
     from pluralign.io import atomic_path
 
     state = {"step": step, **trainable_state(policy, value_head), "optimizer": optimizer.state_dict(),
-             "beta": kl_ctl.value, "torch_rng": torch.get_rng_state(), "prompt_rng": rng.getstate()}
+             "beta": kl_ctl.value, "torch_rng": torch.get_rng_state(), "prompt_rng": rng.getstate(),
+             "config": cfg.to_dict()}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
-def load_checkpoint(path: Path, policy, value_head, optimizer, kl_ctl, rng: random.Random) -> int:
-    """Restore a checkpoint in place; returns the number of steps it had completed."""
+def load_checkpoint(state: dict, path: Path, policy, value_head, optimizer, kl_ctl, rng: random.Random) -> int:
+    """Restore a checkpoint's ``state`` (read from ``path``) in place; returns the steps it had completed."""
     import torch
 
-    state = torch.load(path, map_location="cpu", weights_only=False)
     # Only trainable weights are saved; anything else in the file means a different model or LoRA setting.
     if policy.load_state_dict(state["policy"], strict=False).unexpected_keys:
         raise InputError("checkpoint was written for a different model or LoRA setting; use a new output_dir",
@@ -338,15 +333,21 @@ def train_ppo(cfg: PPOConfig, *, scorer=None, gold_scorer=None, model=None, toke
     """
     import torch
 
+    from pluralign.config import save_config
     from pluralign.progress import progress_bar
+    from pluralign.train.checkpoint import check_resume, stored_config
     from pluralign.train.data import load_prompts
     from pluralign.train.monitors import MetricsLogger
     from pluralign.train.scorers import load_scorer
 
+    prompts = load_prompts(cfg.data)  # the data and the config are checked before any model loads
+    out_dir = Path(cfg.output_dir)
+    checkpoint = out_dir / "checkpoint.pt"
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False) if checkpoint.is_file() else None
+    if state is not None:
+        check_resume(cfg, state.get("config") or stored_config(out_dir), checkpoint)
     scorer = scorer or load_scorer(cfg.reward, field="reward")
     gold_scorer = gold_scorer or (load_scorer(cfg.gold, field="gold") if cfg.gold else None)
-    prompts = load_prompts(cfg.data)
-    out_dir = Path(cfg.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out_dir / "config.toml")
 
@@ -357,8 +358,7 @@ def train_ppo(cfg: PPOConfig, *, scorer=None, gold_scorer=None, model=None, toke
     optimizer = torch.optim.AdamW(params, lr=cfg.lr)
     kl_ctl = (AdaptiveKLController(cfg.beta, cfg.kl_target, cfg.kl_horizon) if cfg.adaptive_kl
               else FixedKLController(cfg.beta))
-    checkpoint = out_dir / "checkpoint.pt"
-    start = load_checkpoint(checkpoint, policy, value_head, optimizer, kl_ctl, rng) if checkpoint.is_file() else 0
+    start = load_checkpoint(state, checkpoint, policy, value_head, optimizer, kl_ctl, rng) if state else 0
 
     def autocast():
         return torch.autocast(policy.device.type, dtype=torch.bfloat16, enabled=cfg.bf16_autocast)
@@ -384,7 +384,7 @@ def train_ppo(cfg: PPOConfig, *, scorer=None, gold_scorer=None, model=None, toke
                         non_score_reward=float((rewards.sum(1) - scores).mean()), **stats)
             kl_ctl.update(mean_kl, cfg.rollout_size)
             if (step + 1) % cfg.save_every == 0 or step + 1 == cfg.steps:
-                save_checkpoint(checkpoint, step + 1, policy, value_head, optimizer, kl_ctl, rng)
+                save_checkpoint(checkpoint, step + 1, policy, value_head, optimizer, kl_ctl, rng, cfg)
             advance(1)
     warnings = monitor.finish()
     model_dir = save_policy(policy, value_head, tokenizer, out_dir, merge=cfg.lora)

@@ -22,7 +22,8 @@ import torch
 from torch.nn import functional as F
 
 from pluralign.errors import InputError
-from pluralign.train.checkpoint import lora_config, load_model, load_tokenizer, run_trainer, trainer_arguments
+from pluralign.train.checkpoint import (check_run_dir, load_model, load_tokenizer, lora_config, run_trainer,
+                                        trainer_arguments)
 from pluralign.train.config import RewardConfig
 from pluralign.train.data import preference_splits
 
@@ -99,6 +100,7 @@ def _prepare(dataset, cfg: RewardConfig):
 
 def train_reward_model(cfg: RewardConfig) -> dict[str, Any]:
     """Train a reward model on ``cfg.data``; returns the run summary with held-out ``eval_accuracy``."""
+    check_run_dir(cfg)  # before anything loads
     from trl import RewardConfig as TRLRewardConfig
 
     tokenizer = load_tokenizer(cfg)

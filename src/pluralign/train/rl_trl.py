@@ -12,30 +12,30 @@ through :func:`pluralign.train.checkpoint.run_trainer` like every other TRL-back
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from pluralign.train.config import _range
+from pydantic import Field
+
+from pluralign.train.config import OutputDir
 from pluralign.train.ppo import RLConfig
 
 
-@dataclass
 class GroupRLConfig(RLConfig):
-    """A TRL group-baseline RL run. ``batch_size`` counts prompts per device per micro-step;
-    num_generations: samples per prompt (the group); beta is TRL's per-token KL coefficient."""
+    """A TRL group-baseline RL run. ``batch_size`` counts prompts per device per micro-step; beta is TRL's
+    per-token KL coefficient. TRL's RLOO/GRPO do not truncate prompts, so ``max_length`` is not used."""
 
-    output_dir: str = "runs/rl"
-    num_generations: int = field(default=4, metadata=_range(2))
+    unused: ClassVar[frozenset[str]] = RLConfig.unused | {"max_length"}
+
+    output_dir: OutputDir = "runs/rl"
+    num_generations: int = Field(4, ge=2, le=1024, description="samples per prompt (the group)")
 
 
-@dataclass
 class RLOOConfig(GroupRLConfig):
-    output_dir: str = "runs/rloo"
+    output_dir: OutputDir = "runs/rloo"
 
 
-@dataclass
 class GRPOConfig(GroupRLConfig):
-    output_dir: str = "runs/grpo"
+    output_dir: OutputDir = "runs/grpo"
 
 
 def reward_functions(cfg: GroupRLConfig, scorer=None, gold_scorer=None) -> tuple[list, list[float]]:
@@ -66,13 +66,14 @@ def train_group_rl(cfg: GroupRLConfig, method: str, *, scorer=None, gold_scorer=
     import trl
     from datasets import Dataset
 
-    from pluralign.train.checkpoint import load_model, load_tokenizer, lora_config, run_trainer
+    from pluralign.train.checkpoint import check_run_dir, load_model, load_tokenizer, lora_config, run_trainer
     from pluralign.train.data import load_prompts
 
     trainer_cls, config_cls = {"rloo": (trl.RLOOTrainer, trl.RLOOConfig),
                                "grpo": (trl.GRPOTrainer, trl.GRPOConfig)}[method]
+    check_run_dir(cfg)
+    prompts = Dataset.from_dict({"prompt": load_prompts(cfg.data)})  # checked before a reward model loads
     funcs, weights = reward_functions(cfg, scorer, gold_scorer)
-    prompts = Dataset.from_dict({"prompt": load_prompts(cfg.data)})
     tokenizer = load_tokenizer(cfg)
     trainer = trainer_cls(model=load_model(cfg), reward_funcs=funcs, args=config_cls(**trl_arguments(cfg, weights)),
                           train_dataset=prompts, processing_class=tokenizer, peft_config=lora_config(cfg))
