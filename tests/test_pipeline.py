@@ -193,3 +193,26 @@ def test_bad_files_exit_2_with_one_line(tmp_path):
         from pluralign.pipeline.runner import resolve_inputs
 
         resolve_inputs(parse("[stages.opinion]\n", "p.toml"), "opinion")
+
+
+def test_a_polis_export_is_a_panel(tmp_path):
+    export = ROOT.parent / "shared" / "data" / "polis" / "london.youth.policing"
+    if not export.is_dir():
+        pytest.skip(f"shared Polis data not found at {export}")
+    from pluralign.aggregate.opinion.matrix import read_votes
+    from pluralign.io import read_records
+
+    path = tmp_path / "polis.toml"
+    path.write_text(f'[stages.panel]\nsource = "polis"\nexport = "{export}"\nmeta = ["0", "1"]\n'
+                    '[stages.opinion]\n[stages.constitution]\ntop_k = 3\n')
+    runs = run_pipeline(load(path), tmp_path / "run", console=Console(quiet=True))
+    assert [r.status for r in runs] == ["ran"] * 3
+    matrix = read_votes(export)
+    votes = read_records(tmp_path / "run" / "panel" / "votes.jsonl", "vote")
+    assert len(votes) == matrix.codes.nnz
+    statements = {s.id: s for s in read_records(tmp_path / "run" / "panel" / "statements.jsonl", "statement")}
+    assert statements["0"].moderated == -1 and statements["1"].moderated == -1
+    opinion = json.loads((tmp_path / "run" / "opinion" / "opinion.json").read_text())
+    assert "0" in opinion["mod_out"] and opinion["n_groups"] >= 2
+    manifest = json.loads((tmp_path / "run" / "panel" / "manifest.json").read_text())
+    assert str(export) in manifest["external"] and "votes.csv" in manifest["external"][str(export)]

@@ -58,17 +58,20 @@ class Stage(Strict):
 
 
 class PanelStage(Stage):
-    """Who speaks: a simulated two-camp panel, or record files (from ``pluralign elicit`` exports), optionally
-    raked to population margins."""
+    """Who speaks: a simulated two-camp panel, record files (from ``pluralign elicit`` exports) or a Polis
+    export, optionally raked to population margins."""
 
     uses: Literal["panel"] = "panel"
-    source: Literal["simulate", "records"] = "simulate"
+    source: Literal["simulate", "records", "polis"] = "simulate"
     n_participants: int = Field(50, ge=2, le=1_000_000)
     share_plain: float = Field(0.6, gt=0.0, lt=1.0, description="simulate: share of the 'plain' camp")
     seen: float = Field(0.9, gt=0.0, le=1.0, description="simulate: chance a participant sees a statement")
     participants: str | None = Field(None, description="records: Participant JSONL")
     statements: str | None = Field(None, description="records: Statement JSONL")
     votes: str | None = Field(None, description="records: Vote JSONL")
+    export: str | None = Field(None, description="polis: a Polis CSV export or API directory")
+    meta: list[str] = Field(default_factory=list, description="polis: meta statement ids (e.g. demographic "
+                                                             "questions) kept out of the math")
     rake: dict[str, dict[str, float]] | None = Field(None, description="attribute -> category -> population share")
 
 
@@ -163,7 +166,7 @@ class EvaluateStage(Stage):
 KINDS: dict[str, type[Stage]] = {cls.model_fields["uses"].default: cls for cls in (
     PanelStage, OpinionStage, ConstitutionStage, ResponsesStage, RankingsStage, SocialChoiceStage, AILabelsStage,
     TrainStage, EvaluateStage)}
-PATH_KEYS = ("participants", "statements", "votes", "file", "prompts", "control")
+PATH_KEYS = ("participants", "statements", "votes", "export", "file", "prompts", "control")
 
 
 class Pipeline(Strict):

@@ -16,6 +16,7 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
+from pluralign.errors import InputError
 from pluralign.pipeline.context import Context, read_json, write_json
 
 
@@ -38,13 +39,13 @@ def run_panel(ctx: Context) -> None:
         from pluralign.participants.simulate import simulate_votes
 
         participants, statements, votes = simulate_votes(s.n_participants, s.share_plain, s.seen, seed=ctx.seed)
+    elif s.source == "polis":
+        participants, statements, votes = polis_records(s, ctx.name)
     else:
         from pluralign.records import Participant
 
         for key in ("statements", "votes"):
             if getattr(s, key) is None:
-                from pluralign.errors import InputError
-
                 raise InputError("needed with source = 'records'", field=f"stages.{ctx.name}.{key}")
         statements, votes = read_records(s.statements, "statement"), read_records(s.votes, "vote")
         participants = (read_records(s.participants, "participant") if s.participants else
@@ -71,7 +72,29 @@ def run_panel(ctx: Context) -> None:
     ctx.figures.update(participants=len(participants), votes=len(votes), statements=len(statements))
 
 
+def polis_records(s, name: str):
+    """A Polis export as records: participants, statements (moderated-out and meta ones marked -1), votes."""
+    from pluralign.aggregate.opinion.matrix import read_statement_texts, read_votes
+    from pluralign.records import Participant, Statement, Vote
+
+    if s.export is None:
+        raise InputError("needed with source = 'polis'", field=f"stages.{name}.export")
+    matrix = read_votes(s.export, None, s.meta)
+    texts = read_statement_texts(s.export)
+    out = set(matrix.mod_out.tolist()) | set(matrix.meta.tolist())
+    statements = [Statement(id=sid, text=texts.get(sid, "").strip() or f"(statement {sid})",
+                            moderated=-1 if j in out else 1) for j, sid in enumerate(matrix.statements)]
+    codes = matrix.codes.tocsr()
+    votes = [Vote(participant=matrix.participants[i], statement=matrix.statements[j], value=int(code) - 2)
+             for i in range(codes.shape[0])
+             for j, code in zip(codes.indices[codes.indptr[i]:codes.indptr[i + 1]],
+                                codes.data[codes.indptr[i]:codes.indptr[i + 1]])]
+    return [Participant(id=p) for p in matrix.participants], statements, votes
+
+
 def panel_files(stage) -> list[str]:
+    if stage.source == "polis":
+        return [stage.export] if stage.export else []
     return [p for p in (stage.participants, stage.statements, stage.votes) if p] if stage.source == "records" else []
 
 
@@ -150,8 +173,6 @@ def run_rankings(ctx: Context) -> None:
     s = ctx.stage
     if s.source == "records":
         if s.file is None:
-            from pluralign.errors import InputError
-
             raise InputError("needed with source = 'records'", field=f"stages.{ctx.name}.file")
         rankings = read_records(s.file, "ranking")
     else:
@@ -173,8 +194,6 @@ def _annotator_groups(ctx: Context, participants) -> dict[str, str]:
     if ctx.has("opinion"):
         found = read_json(ctx.input("opinion") / "opinion.json")["groups"]
         return {p.id: f"group {found[p.id]}" for p in participants if p.id in found}
-    from pluralign.errors import InputError
-
     raise InputError("participants have no group: add an opinion stage before it", field=f"stages.{ctx.name}")
 
 
