@@ -72,6 +72,20 @@ def looser_report(result):
     return report["selected"]
 
 
+def test_exactly_half_agreeing_is_not_more_than_half(result):
+    """CCAI kept statements with *more than* 50% agreement in every group: exactly half is not enough."""
+    import copy
+
+    half = copy.deepcopy(result)
+    j = half.matrix.statements.index("0")
+    half.group_counts["S"][:, j] = 14
+    half.group_counts["A"][:, j] = 7  # 7 of 14 voters agree, in every group
+    chosen = lambda x: {s["statement"] for s in build(half, TEXTS, BuildConfig(  # noqa: E731
+        top_k=None, min_group_agree=x, merge_threshold=None))[1]["selected"]}
+    assert "0" not in chosen(0.5)
+    assert "0" in chosen(0.49)
+
+
 def test_near_duplicates_merge_with_real_embeddings(result):
     constitution, report = build(result, TEXTS, BuildConfig(top_k=None, min_group_agree=0.5, merge_threshold=0.7))
     assert len(report["merged"]) == 1 and sorted(report["merged"][0]["members"]) == ["0", "1"]

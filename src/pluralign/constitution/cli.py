@@ -19,7 +19,7 @@ def build_cmd(
     statements: Annotated[Path | None, typer.Option(help="Statement JSONL (needed with Vote JSONL)")] = None,
     top_k: Annotated[int | None, typer.Option(min=1, help="keep at most this many statements")] = 10,
     min_consensus: Annotated[float | None, typer.Option(help="group-informed consensus threshold")] = None,
-    min_group_agree: Annotated[float | None, typer.Option(help="every group's agree share at least this")] = 0.5,
+    min_group_agree: Annotated[float | None, typer.Option(help="every group's agree share more than this (CCAI: > 0.5)")] = 0.5,
     merge_threshold: Annotated[float, typer.Option(help="embedding cosine at which statements merge")] = 0.8,
     model: Annotated[str | None, typer.Option("--model", "-m", help="rewrite statements into rules with this model "
                                                                      "(default: fixed templates, no model)")] = None,
