@@ -70,7 +70,8 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=40)
     ap.add_argument("--phrase-tokens", type=int, default=16)
     ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads; 1 is fastest on a shared, oversubscribed CPU")
     ap.add_argument("--out-dir", type=Path, default=ROOT / "runs" / "bench_edits")
     ap.add_argument("--report-only", action="store_true",
                     help="report the rounds the log has finished (for all streams) without running more")
@@ -83,7 +84,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from pluralign.embed import embed
     from pluralign.feedback.edits.documents import read_documents
-    from pluralign.feedback.edits.metrics import cost_table, preference_accuracy
+    from pluralign.feedback.edits.metrics import cost_table, curves, paired_difference, preference_accuracy
     from pluralign.feedback.edits.session import Session, SessionConfig, read_log
     from pluralign.feedback.edits.users import LMUser, ProgrammaticUser, assign
     from pluralign.lm import load_model
@@ -97,11 +98,9 @@ def main() -> None:
         lm, mapping, max_new_tokens=args.max_new_tokens)
     log = args.out_dir / f"log-{args.user}-{args.rounds}x{len(config.seeds)}.jsonl"
     session = Session(lm, user, docs, config, log)
-    started, first = time.time(), None
+    started = time.time()
 
     def tick(_):
-        nonlocal first
-        first = first or time.time()
         done = sum(len(s.records) for s in session.streams) // len(session.streams)
         if done % 10 == 0:
             print(f"  round {done}/{args.rounds}  {time.time() - started:.0f}s", flush=True)
@@ -123,6 +122,17 @@ def main() -> None:
     rounds_done = len(session.streams[0].records)
     print(f"{rounds_done} of {args.rounds} rounds x {len(config.seeds)} seeds; wall time this run {wall:.0f}s "
           f"(log: {log})\n")
+    curve = curves(records)
+    marks = sorted({m for m in (1, 5, 10, 20, 50, 100, 200, rounds_done) if 0 < m <= rounds_done})
+    print("mean cumulative cost after round: " + "  ".join(f"{m:>7}" for m in marks))
+    for agent, c in sorted(curve.items()):
+        print(f"{agent:>32}: " + "  ".join(f"{c[m - 1]:7.1f}" for m in marks))
+    print()
+    # The ratios compare like with like only if every agent saw the same document in each seed's round.
+    seen: dict = {}
+    for r in records:
+        if seen.setdefault((r["seed"], r["round"]), r["doc"]) != r["doc"]:
+            sys.exit(f"agents saw different documents in seed {r['seed']} round {r['round']}")
     table = cost_table(records)
     base = {r["agent"]: r for r in table}
     print(f"{'agent':>14} {'cum. cost':>10} {'95% t (seeds)':>20} {'95% bootstrap':>20} {'/no-learn':>9} "
@@ -138,6 +148,9 @@ def main() -> None:
             print(f"target cipher-3 < {other['agent']}: {'yes' if below else 'no'}; t intervals "
                   f"{'overlap' if overlap(c['t95'], other['t95']) else 'do not overlap'}; bootstrap intervals "
                   f"{'overlap' if overlap(c['bootstrap95'], other['bootstrap95']) else 'do not overlap'}")
+            diff, lo, hi = paired_difference(records, "cipher-3", other["agent"])
+            print(f"    paired difference cipher-3 - {other['agent']}: {diff:+.1f} [{lo:+.1f}, {hi:+.1f}] "
+                  "(bootstrap over the same rounds)")
     print("anchor (paper, GPT-4): CIPHER lowest of the learning agents, well below no-learning and ICL-edit")
 
     descriptions = sorted({user.latent(s) for s in mapping})

@@ -102,3 +102,21 @@ def preference_accuracy(inferred: list[str], truth: list[str], descriptions: lis
             "majority_control": float((true == favoured).mean()),
             "similarity_true": float(sims[np.arange(len(true)), true].mean()),
             "similarity_other": float(others.mean())}
+
+
+def paired_difference(records: list[dict], a: str, b: str, n: int = 2000, seed: int = 0,
+                      level: float = 0.95) -> tuple[float, float, float]:
+    """Cumulative cost of ``a`` minus ``b`` (seed-averaged), with a bootstrap interval that resamples the same
+    rounds for both (every agent sees the same document in a seed's round, so the pairing removes the
+    documents' share of the variance)."""
+    cost = {(r["agent"], r["seed"], r["round"]): r["cost"] for r in records}
+    seeds = sorted({r["seed"] for r in records if r["agent"] == a})
+    rng = np.random.default_rng(seed)
+    total, sims = 0.0, np.zeros(n)
+    for s in seeds:
+        rounds = sorted(r for (agent, sd, r) in cost if agent == a and sd == s and (b, s, r) in cost)
+        d = np.array([cost[(a, s, r)] - cost[(b, s, r)] for r in rounds], dtype=float)
+        total += d.sum()
+        sims += d[rng.integers(0, len(d), size=(n, len(d)))].sum(axis=1)
+    lo, hi = np.quantile(sims / len(seeds), [(1 - level) / 2, 0.5 + level / 2])
+    return total / len(seeds), float(lo), float(hi)
