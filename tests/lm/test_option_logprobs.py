@@ -80,3 +80,16 @@ def test_common_prefix_length():
     assert common_prefix_length([[1, 2], [1, 2, 3]]) == 2
     assert common_prefix_length([[7, 1], [8, 1]]) == 0
     assert common_prefix_length([[], [1]]) == 0
+
+
+def test_no_deprecation_warnings_from_our_calls(backend, recwarn, caplog):
+    """Users of every command see no transformers deprecation notices caused by how we call the model."""
+    import logging
+
+    caplog.set_level(logging.WARNING)
+    backend.option_logprobs(PROMPTS, [" Agree", " Disagree"])
+    backend.score(["hi"], [" there"])
+    backend.embed(["hi"])
+    backend.generate(["hi"], max_new_tokens=2, temperature=0.0)
+    said = [str(w.message) for w in recwarn] + [r.getMessage() for r in caplog.records]
+    assert not [s for s in said if "deprecat" in s.lower()], said
