@@ -111,12 +111,12 @@ def test_sigkill_mid_run_then_rerun_gives_the_uninterrupted_curve(tmp_path):
     script.write_text(SCRIPT.format(config=repr(RESUME)))
     killed = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, str(script), str(killed)], env={**os.environ})
-    deadline = time.time() + 60
+    deadline = time.time() + 300  # generous: a loaded machine can take long to import torch
     while not (killed / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not (killed / "gpo.pt").exists(), "the run finished before it could be killed"
+    assert (killed / "checkpoint.pt").exists() and not (killed / "gpo.pt").exists(), "not killed mid-run"
     interrupted_at = torch.load(killed / "checkpoint.pt", weights_only=False)["step"]
     assert 0 < interrupted_at < RESUME["steps"]
     resumed = meta_train(GpoConfig(output_dir=str(killed), **RESUME), survey, emb, progress=False)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Literal
 
@@ -205,10 +206,11 @@ def meta_train(config: GpoConfig, survey: Survey, emb: dict[str, np.ndarray], *,
                     scheduler=scheduler.state_dict(), step=step, curve=curve, dim_x=dim_x, embedder=embedder_id,
                     train_groups=train_groups, heldout_groups=held_groups, data=survey.name)
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     model.train()
     total = config.steps if stop_after is None else min(config.steps, stop_after)
-    with progress_bar("gpo meta-training", config.steps) if progress else _no_bar() as advance:
+    bar = progress_bar("gpo meta-training", config.steps) if progress else nullcontext(lambda k=1: None)
+    with bar as advance:
         advance(step)
         while step < total:
             torch.manual_seed(config.seed * 1_000_003 + step)  # dropout draws, reproducible on resume
@@ -225,9 +227,10 @@ def meta_train(config: GpoConfig, survey: Survey, emb: dict[str, np.ndarray], *,
             advance(1)
             if step % config.save_every == 0 or step == config.steps:
                 _save(ckpt_path, state_dict())
-    seconds = time.perf_counter() - start
     result = dict(steps=step, final_loss=float(np.mean(curve[-config.log_every:])) if curve else None,
-                  train_groups=len(train_groups), heldout_groups=len(held_groups), seconds=round(seconds, 1),
+                  train_groups=len(train_groups), heldout_groups=len(held_groups),
+                  seconds=round(time.perf_counter() - start, 1),  # wall, this invocation (a resume: its part)
+                  cpu_seconds=round(time.process_time() - cpu_start, 1),  # what an idle machine would take
                   output_dir=str(out))
     if step == config.steps:
         _save(out / "gpo.pt", state_dict())
@@ -238,14 +241,6 @@ def meta_train(config: GpoConfig, survey: Survey, emb: dict[str, np.ndarray], *,
         with atomic_path(out / "result.json") as tmp:
             tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result
-
-
-class _no_bar:
-    def __enter__(self):
-        return lambda k=1: None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def train_gpo(config: GpoConfig) -> dict:
