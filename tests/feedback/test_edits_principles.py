@@ -147,6 +147,9 @@ def test_learn_refuses_bad_edit_files(tmp_path, body, message, capsys):
 @pytest.mark.parametrize("extra, message", [
     (["--agents", "cipher-0"], "field 'agents'"),
     (["--seeds", "a,b"], "field 'seeds'"),
+    (["--seeds", "\u0663"], "field 'seeds'"),  # an Arabic-Indic digit
+    (["--seeds", ","], "field 'seeds'"),
+    (["--rounds", "10000000000"], "rounds"),
     (["--preferences", "rain=shout"], "field 'preferences'"),
     (["--user", "robot"], "field 'user'"),
 ])

@@ -6,6 +6,7 @@ learn: a stated preference (a Principle, and a personal constitution) per person
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -19,10 +20,10 @@ edits_app = typer.Typer(help="Learn a user's latent preference from their edits 
 
 
 def _ints(text: str, what: str) -> list[int]:
-    try:
-        values = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise InputError(f"expected comma-separated integers, got {text!r}", field=what) from None
+    parts = [x.strip() for x in text.split(",") if x.strip()]
+    if not all(re.fullmatch(r"-?[0-9]{1,18}", x) for x in parts):  # ASCII digits only: int() takes "٣" too
+        raise InputError(f"expected comma-separated integers, got {text!r}", field=what)
+    values = [int(x) for x in parts]
     if not values:
         raise InputError("needs at least one value", field=what)
     return values
