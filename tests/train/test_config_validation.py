@@ -146,6 +146,8 @@ def test_an_unused_option_is_refused_not_ignored(tmp_path):
                              (PPOConfig, "log_every", 2), (GRPOConfig, "eval_split", 0.1), (RLOOConfig, "max_length", 64)]:
         with pytest.raises(InputError, match=f"field '{name}': {cls.__name__} does not use it"):
             load_config(None, cls, {**_required(cls), name: value})
+    with pytest.raises(InputError, match="field 'eval_split': not used when eval_data is given"):
+        load_config(None, DPOConfig, {"data": "d", "eval_data": "e", "eval_split": 0.3})
     path = tmp_path / "ppo.toml"
     path.write_text('data = "p.jsonl"\nreward = "count:a"\neval_data = "held.jsonl"\n')
     with pytest.raises(InputError, match="ppo.toml: field 'eval_data'"):
@@ -157,25 +159,26 @@ def test_an_unused_option_is_refused_not_ignored(tmp_path):
 
 # ---- resuming under another config ------------------------------------------------------------------------
 
-def _fake_checkpoint(run_dir, cfg, step=3):
-    checkpoint = run_dir / f"checkpoint-{step}"
-    checkpoint.mkdir(parents=True)
-    (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": step}))
-    save_config(cfg, checkpoint / "config.toml")
-    return checkpoint
-
-
-def test_resuming_with_another_config_names_the_fields(tmp_path):
+def test_checkpoints_carry_their_config_and_another_config_is_refused(tmp_path):
+    from pluralign.io import write_records
+    from pluralign.lm.tiny import save_tiny_model
+    from pluralign.records import Demonstration
     from pluralign.train.sft import train_sft
 
-    values = {"data": "/d.jsonl", "output_dir": str(tmp_path / "run"), "lr": 0.001, "steps": 10}
-    checkpoint = _fake_checkpoint(tmp_path / "run", load_config(None, SFTConfig, values))
-    changed = load_config(None, SFTConfig, {**values, "lr": 0.002, "lora": False})
-    with pytest.raises(InputError, match=r"checkpoint-3: this run was started with another config "
-                                         r"\(lora: True -> False, lr: 0.001 -> 0.002\)"):
-        train_sft(changed)  # refused before the data, the tokenizer or the model load
+    write_records(tmp_path / "demos.jsonl", [Demonstration(prompt=f"Say {w}.", completion=f"{w}!") for w in "abcd"])
+    values = {"model": str(save_tiny_model(tmp_path / "tiny")), "data": str(tmp_path / "demos.jsonl"),
+              "output_dir": str(tmp_path / "run"), "lora": False, "lr": 0.001, "steps": 1, "save_every": 1,
+              "batch_size": 2, "log_every": 1}
+    first = load_config(None, SFTConfig, values)
+    train_sft(first)
+    stored = (tmp_path / "run" / "checkpoint-1" / "config.toml").read_text()
+    assert load_config(tmp_path / "run" / "checkpoint-1" / "config.toml", SFTConfig) == first
+    changed = load_config(None, SFTConfig, {**values, "lr": 0.002, "lora": True})
+    with pytest.raises(InputError, match=r"checkpoint-1: this run was started with another config "
+                                         r"\(lora: False -> True, lr: 0.001 -> 0.002\)"):
+        train_sft(changed)
+    assert (tmp_path / "run" / "checkpoint-1" / "config.toml").read_text() == stored
     check_run_dir(load_config(None, SFTConfig, {**values, "save_every": 5}))  # save_every may change
-    assert "lr = 0.001" in (checkpoint / "config.toml").read_text()
 
 
 def test_ppo_refuses_to_resume_under_another_config_and_keeps_its_config(tmp_path):

@@ -85,6 +85,12 @@ class RunConfig(Config):
             raise FieldError(name, f"{type(self).__name__} does not use it; leave it out")
         return self
 
+    @model_validator(mode="after")
+    def _one_held_out_source(self):
+        if self.eval_data is not None and self.eval_split != type(self).model_fields["eval_split"].default:
+            raise FieldError("eval_split", "not used when eval_data is given; leave one of them out")
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in super().to_dict().items() if k not in self.unused}
 
