@@ -113,6 +113,7 @@ def test_cipher_1_infers_after_an_edit_and_reuses_it(tmp_path):
     assert first["inferred"] == "bullet points"  # first line of the answer only
     assert first["inferred_provenance"]["details"] == {"edits": [first["edit_id"]], "contexts": [first["doc"]],
                                                        "rounds": [0]}
+    assert first["inferred_provenance"]["participants"] == ["programmatic:pets"]
     assert second["preference"] == "bullet points"  # retrieved, no merge for k = 1
     assert second["preference_provenance"]["rule"] == "cipher-1/retrieve"
     assert second["cost"] == 0 and second["inferred"] is None  # accepted: nothing to infer

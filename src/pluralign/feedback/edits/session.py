@@ -109,7 +109,8 @@ class Session:
             rows[i]["inferred"] = prompts.as_phrase(text) or None
             if rows[i]["inferred"]:
                 rows[i]["inferred_provenance"] = Provenance(
-                    participants=[self.user.name], rule=f"{self.streams[i].agent.name}/infer", model=self.lm.name,
+                    participants=[self.person(docs[i].source)], rule=f"{self.streams[i].agent.name}/infer",
+                    model=self.lm.name,
                     details={"edits": [rows[i]["edit_id"]], "contexts": [rows[i]["doc"]], "rounds": [t]},
                 ).model_dump(mode="json")
         for s, row in zip(self.streams, rows):
@@ -121,18 +122,23 @@ class Session:
         return {"stream": s.key, "agent": s.agent.name, "seed": s.seed, "round": t, "doc": doc.id,
                 "source": doc.source, "context": doc.text, "response": response, "edited": edited,
                 "cost": edit_cost(response, edited), "edit_id": f"{s.key}/r{t}", "preference": plan.preference,
-                "preference_provenance": self._plan_provenance(s, plan), "retrieved": plan.retrieved,
+                "preference_provenance": self._plan_provenance(s, doc, plan), "retrieved": plan.retrieved,
                 "inferred": None, "inferred_provenance": None}
 
-    def _plan_provenance(self, s: Stream, plan: Plan) -> dict | None:
+    def person(self, source: str) -> str:
+        """Who holds a latent preference: the simulated user on one source (as ``edits_from_log`` names it)."""
+        return f"{self.user.name}:{source}"
+
+    def _plan_provenance(self, s: Stream, doc: Doc, plan: Plan) -> dict | None:
         if plan.preference is None:
             return None
         if not plan.retrieved:  # the oracle's: the user's own latent preference
-            return Provenance(participants=[self.user.name], rule=f"{s.agent.name}/latent").model_dump(mode="json")
+            return Provenance(participants=[self.person(doc.source)], rule=f"{s.agent.name}/latent").model_dump(
+                mode="json")
         past = [s.records[r] for r in plan.retrieved]
         rule = "merge" if plan.merge_prompt is not None else "retrieve"
         return Provenance(
-            participants=[self.user.name], rule=f"{s.agent.name}/{rule}",
+            participants=sorted({self.person(p["source"]) for p in past}), rule=f"{s.agent.name}/{rule}",
             model=self.lm.name if rule == "merge" else None,
             details={"edits": [p["edit_id"] for p in past], "contexts": [p["doc"] for p in past],
                      "rounds": plan.retrieved, "merged": plan.merged_from},
