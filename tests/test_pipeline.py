@@ -55,8 +55,14 @@ held_out = {held_out}
 [stages.ai_labels]
 control = "control.jsonl"
 
-[stages.train]
-config = {{ steps = {steps}, batch_size = 2, max_length = 48, lr = 1e-3, eval_split = 0.0, save_every = 1, log_every = 1 }}
+[stages.train.config]
+steps = {steps}
+batch_size = 2
+max_length = 48
+lr = 1e-3
+eval_split = 0.0
+save_every = 1
+log_every = 1
 
 [stages.evaluate]
 bootstrap = 200
@@ -127,6 +133,10 @@ def test_trace_walks_human_and_ai_preferences_back_to_participants(first_run):
     assert human["kind"] == "human" and human["rule"].startswith("perpetual_phragmen+schulze")
     assert human["participants"]["n"] == 20 and sum(human["participants"]["camps"].values()) == 20
     assert human["outcome"]["proportional_winners"]
+    agreement = human["group_agreement"]
+    assert {"camp plain", "camp playful"} <= set(agreement) and any(k.startswith("opinion group") for k in agreement)
+    assert sum(v["n"] for k, v in agreement.items() if k.startswith("camp")) == 20
+    assert all(0 <= v["agree"] <= 1 for v in agreement.values())
     ai = trace(run, first_traceable(run, "ai"))
     assert ai["kind"] == "ai" and ai["principles"][0]["statement_text"]
     assert len(ai["principles"][0]["group_agree"]) >= 1 and ai["participants"]["n"] > 0

@@ -244,7 +244,8 @@ def _provenance(run: Path) -> str:
     shown = prefs[:MAX_TRACED]
     items = "".join(f"<details><summary>{_e(p.id)} — {'AI label' if p.provenance.principles else 'people'}"
                     f"</summary><pre>{_e(chr(10).join(trace_lines(trace(run, p.id))))}</pre></details>" for p in shown)
-    more = f"<p class='muted'>{len(prefs) - len(shown)} more: `pluralign trace RUN ID`.</p>" if len(prefs) > len(shown) else ""
+    more = (f"<p class='muted'>{len(prefs) - len(shown)} more: `pluralign trace RUN ID`.</p>"
+            if len(prefs) > len(shown) else "")
     return (f"<h2>Provenance of each trained preference</h2><p>{len(prefs)} preferences trained on; each walks back "
             f"to its rule, principle, statement, opinion groups and participants (as "
             f"<code>pluralign trace RUN ID</code> prints).</p>{items}{more}")

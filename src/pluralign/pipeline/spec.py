@@ -196,7 +196,8 @@ def _line_of(text: str, stage: str | None, key: str | None) -> int | None:
     if key is not None:
         pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
         for i in range(start, len(lines)):
-            if i > start and stage is not None and lines[i].lstrip().startswith("[") and not lines[i].lstrip().startswith("[["):
+            header_line = lines[i].lstrip().startswith("[") and not lines[i].lstrip().startswith("[[")
+            if i > start and stage is not None and header_line:
                 break
             if pattern.match(lines[i]):
                 return i + 1

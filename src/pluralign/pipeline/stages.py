@@ -237,7 +237,8 @@ def run_social_choice(ctx: Context) -> None:
     table = Table("camp", "share of panel", f"prompts its favourite won: {rule_label} (majority rule)",
                   f"… {prop_label} (proportional)", title=f"{len(prompts)} prompts, each ranked by the panel")
     for row in table_rows:
-        table.add_row(escape(row["group"]), f"{row['share']:.0%}", f"{row['majority']:.0%}", f"{row['proportional']:.0%}")
+        table.add_row(escape(row["group"]), f"{row['share']:.0%}", f"{row['majority']:.0%}",
+                      f"{row['proportional']:.0%}")
     ctx.say(table)
     ctx.say(f"{len(train)} preference pairs for training from the "
             f"{'proportional' if s.train_on == 'proportional' else rule_label} winners "

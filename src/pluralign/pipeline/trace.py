@@ -1,6 +1,7 @@
 """Provenance of a trained preference, read from a run directory's manifests and records (no in-memory state).
 
 A human preference: the rule that produced it -> the prompt's outcome under the rule and the proportional rule
+-> each camp's and opinion group's agreement with it (the share of its raters who ranked chosen above rejected)
 -> the participants whose rankings it rests on, with their weight, camp and opinion group. An AI preference: the
 labelling rule and model -> the principle and the statement it came from, with its consensus and each opinion
 group's agreement -> the pair the panel chose -> the participants of the opinion analysis.
@@ -67,6 +68,33 @@ def _participant_view(run_dir: Path, found: dict, ids: list[str], panel: str | N
             "opinion_groups": dict(Counter(f"group {groups[i]}" for i in ids if i in groups))}
 
 
+def _agreement(run_dir: Path, found: dict, social: str, pref, opinion: str | None) -> dict:
+    """Per camp and per opinion group: the share of its raters of this prompt who ranked chosen above rejected."""
+    from pluralign.pipeline.stages import prompt_key
+
+    rankings_stage = found[social]["inputs"]["rankings"]["stage"]
+    key = prompt_key(pref.prompt)
+    panel = found[social]["inputs"].get("panel", {}).get("stage")
+    people = {p.id: p for p in _records(run_dir / panel / "participants.jsonl", "participant")} if panel else {}
+    groups = read_json(run_dir / opinion / "opinion.json")["groups"] if opinion else {}
+    tally: dict[str, list[int]] = {}
+    for r in _records(run_dir / rankings_stage / "rankings.jsonl", "ranking"):
+        if prompt_key(r.prompt) != key or r.annotator is None:
+            continue
+        tier = {c: t for t, cands in enumerate(r.order) for c in cands}
+        if pref.chosen not in tier or pref.rejected not in tier:
+            continue
+        above = int(tier[pref.chosen] < tier[pref.rejected])
+        labels = []
+        if r.annotator in people and people[r.annotator].group:
+            labels.append(f"camp {people[r.annotator].group}")
+        if r.annotator in groups:
+            labels.append(f"opinion group {groups[r.annotator]}")
+        for label in labels:
+            tally.setdefault(label, []).append(above)
+    return {label: {"agree": sum(v) / len(v), "n": len(v)} for label, v in sorted(tally.items())}
+
+
 def trace(run_dir: str | Path, preference_id: str) -> dict:
     """The chain behind one trained preference, as a JSON-ready dict."""
     run_dir = Path(run_dir)
@@ -110,7 +138,7 @@ def trace(run_dir: str | Path, preference_id: str) -> dict:
             (n for n, m in found.items() if m["uses"] == "opinion"), None)
         out.update(kind="human", chosen_by=social, tie_breaking=pref.provenance.details.get("tie_breaking"),
                    margin=pref.margin, outcome=outcome["prompts"][p] if p is not None else None,
-                   train_on=outcome["train_on"],
+                   train_on=outcome["train_on"], group_agreement=_agreement(run_dir, found, social, pref, opinion),
                    participants=_participant_view(run_dir, found, pref.provenance.participants, panel, opinion))
     return out
 
@@ -144,6 +172,8 @@ def lines(chain: dict) -> list[str]:
         if o:
             rows.append(f"  <- this prompt's winners: majority rule {o['rule_winners']}, proportional "
                         f"{o['proportional_winners']}; each camp's favourite {o['group_tops']}")
+        agree = ", ".join(f"{g}: {a['agree']:.0%} of {a['n']}" for g, a in chain["group_agreement"].items())
+        rows.append(f"  <- ranked chosen above rejected: {agree}")
         rows.append(f"  <- rankings by {people['n']} participants (total weight {people['weight']:.1f}): camps "
                     f"{people['camps']}, opinion groups {people['opinion_groups']}")
     return rows
