@@ -24,6 +24,7 @@ class LlamaCppBackend:
             raise ImportError("the llamacpp backend needs: pip install 'pluralign[llamacpp]'") from None
         path = Path(gguf) if gguf not in (None, "", "default") else default_gguf_path()
         self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, logits_all=True, verbose=False)
+        self.path, self.n_ctx, self.n_threads, self._embedder = path, n_ctx, n_threads, None
         self.name = path.stem
         template = self.llm.metadata.get("tokenizer.chat_template")
         self._formatter = None
@@ -95,9 +96,25 @@ class LlamaCppBackend:
         return option_logprobs_by_scoring(self, prompts, options, progress=progress)
 
     def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
-        """Mean of the last hidden states over each text's tokens, L2-normalised; (n, hidden) float32."""
-        raise NotImplementedError
+        """Mean of the last hidden states over each text's tokens, L2-normalised; (n, hidden) float32.
+
+        llama.cpp computes embeddings in a context of its own (``embedding=True``, mean pooling), loaded from the
+        same GGUF on first use.
+        """
+        from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama
+
+        if self._embedder is None:
+            self._embedder = Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                   embedding=True, pooling_type=LLAMA_POOLING_TYPE_MEAN, verbose=False)
+        out = []
+        for text in texts:
+            out.append(np.asarray(self._embedder.embed(text, normalize=True), dtype=np.float32).reshape(-1))
+            if progress:
+                progress(1)
+        return np.stack(out) if out else np.zeros((0, self.llm.n_embd()), dtype=np.float32)
 
     def close(self) -> None:
         """Free the model now (llama-cpp-python's own finaliser can fail at interpreter exit)."""
         self.llm.close()
+        if self._embedder is not None:
+            self._embedder.close()

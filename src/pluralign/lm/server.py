@@ -3,7 +3,7 @@
 So a policy trained with pluralign (or the default model) can be shared with other tools and machines the way
 vLLM or llama.cpp's server would be: ``/v1/models``, ``/v1/completions`` (with ``echo`` + ``logprobs`` giving
 prompt log-probs in OpenAI's layout: entry *i* is the log-prob of token *i* given the tokens before it, ``None``
-for the first) and ``/v1/chat/completions``. Requests are validated; errors come back as HTTP 400/422 JSON.
+for the first), ``/v1/embeddings`` (the backend's ``embed``) and ``/v1/chat/completions``. Requests are validated; errors come back as HTTP 400/422 JSON.
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ class ChatRequest(BaseModel):
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     n: int = Field(default=1, ge=1, le=64)
     seed: int | None = None
+
+
+class EmbeddingRequest(BaseModel):
+    model: str | None = None
+    input: str | list[str] = Field(min_length=1, max_length=256)
 
 
 def prompt_token_logprobs(lm: HFBackend, text: str) -> tuple[list[int], list[float | None]]:
@@ -92,6 +97,15 @@ def create_app(lm: HFBackend, model_name: str | None = None) -> FastAPI:
                 choices.append(choice)
         return {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion", "created": int(time.time()),
                 "model": name, "choices": choices}
+
+    @app.post("/v1/embeddings")
+    def embeddings(req: EmbeddingRequest):
+        check_model(req.model)
+        texts = [req.input] if isinstance(req.input, str) else req.input
+        with lock:
+            vectors = lm.embed(texts)
+        return {"object": "list", "model": name,
+                "data": [{"object": "embedding", "index": i, "embedding": v.tolist()} for i, v in enumerate(vectors)]}
 
     @app.post("/v1/chat/completions")
     def chat(req: ChatRequest):
