@@ -82,7 +82,7 @@ def kmeans(points: np.ndarray, weights: np.ndarray, k: int, previous: tuple | No
         ids, centres = _clean_start(points, weights, previous[0], previous[1], k)
     for _ in range(max_iters + 1):
         nearest = _sq_distances(points, centres).argmin(axis=1)
-        used = np.unique(nearest)  # empty clusters are dropped
+        used = np.flatnonzero(np.bincount(nearest, minlength=len(ids)))  # empty clusters are dropped
         new_ids, labels = ids[used], ids[nearest]
         new_centres = _centres(points, weights, labels, new_ids)
         done = _same_centres(centres, new_centres)
