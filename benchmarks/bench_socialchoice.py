@@ -1,16 +1,23 @@
-"""Vectorised social choice vs pref_voting looping over profiles, at feedback-data scale.
+"""Social choice at feedback-data scale: what a user of ``pluralign aggregate`` waits for, against pref_voting.
 
-Anchor: pref_voting (the reference Python library) run profile by profile, as a user would: build a
-``Profile`` per prompt (its construction is counted) and call the rule. Default size: 10,000 prompts x 7
-candidates x 50 annotators, impartial-culture ballots. Targets: >= 50x for Borda, Copeland, Schulze, minimax;
->= 1000x for Kemeny–Young; exact ranked-pairs winners for every prompt (checked against pref_voting's
-``from_stacks`` on a sample; its default algorithm does not finish on most such profiles).
+Anchor: pref_voting (the reference Python library) driven as a user would from the same JSONL file of Ranking
+records: ``json.loads`` each line, group ballots by prompt, build a ``Profile`` per prompt, run the rule, take
+the (chosen, rejected) pairs of its social ranking with their margins from ``Profile.support``, and write the
+same preference records (same fields and provenance) with ``json.dumps``. Ours: ``read_profiles`` (file ->
+tensors) + ``apply_rule`` + ``write_preferences``, i.e. the body of ``pluralign aggregate``.
 
-Times are CPU seconds of this process (``time.process_time``, best of ``--repeat`` for ours), so that other
-work on a shared machine does not count; numpy runs single-threaded. pref_voting on slow rules runs on a
-sample and is extrapolated to all prompts (marked "~").
+Default size: 10,000 prompts x 7 candidates x 50 annotators (500,000 ballots), impartial-culture orders.
+Target: end to end >= 20x for Schulze and Borda. Before a ratio is printed, both sides must give the same
+winners on every prompt and the same set of (prompt, chosen, rejected) pairs.
 
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_socialchoice.py
+Section 2 times the rules alone on structures already built (ours: tensors; theirs: ``Profile`` objects), and
+the build alone (ours: from Ranking records in memory; theirs: the ``Profile`` constructor); those rows exclude
+reading and writing, which section 1 includes.
+
+Times are CPU seconds of this process (``time.process_time``), so other work on a shared machine counts less;
+both sides run in the same process, alternating, ``--repeat`` times; the table gives the median and the range.
+
+    .venv/bin/python benchmarks/bench_socialchoice.py [--prompts 10000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -21,64 +28,181 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
+import uuid  # noqa: E402
 from importlib.metadata import version  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 from pref_voting.c1_methods import copeland  # noqa: E402
-from pref_voting.iterative_methods import instant_runoff  # noqa: E402
-from pref_voting.margin_based_methods import beat_path, minimax, ranked_pairs  # noqa: E402
-from pref_voting.other_methods import bradley_terry, bucklin, kemeny_young  # noqa: E402
-from pref_voting.probabilistic_methods import maximal_lottery  # noqa: E402
+from pref_voting.margin_based_methods import beat_path, beat_path_defeat, minimax  # noqa: E402
+from pref_voting.other_methods import kemeny_young  # noqa: E402
 from pref_voting.profiles import Profile  # noqa: E402
 from pref_voting.scoring_methods import borda, plurality  # noqa: E402
+from pref_voting.social_welfare_functions import borda_ranking  # noqa: E402
 
-from pluralign.aggregate.socialchoice import apply_rule  # noqa: E402
-from pluralign.aggregate.voting.pairwise import support  # noqa: E402
-from pluralign.aggregate.voting.profiles import from_arrays  # noqa: E402
-
-# rule: (pref_voting function, default sample size (0 = every prompt), target ratio)
-ANCHORS = {
-    "plurality": (plurality, 0, None),
-    "borda": (borda, 0, 50),
-    "copeland": (copeland, 0, 50),
-    "minimax": (minimax, 0, 50),
-    "schulze": (beat_path, 0, 50),
-    "instant_runoff": (instant_runoff, 0, None),
-    "bucklin": (bucklin, 0, None),
-    "kemeny_young": (kemeny_young, 300, 1000),
-    "ranked_pairs": (lambda prof: ranked_pairs(prof, algorithm="from_stacks"), 20, None),
-    "maximal_lotteries": (maximal_lottery, 1000, None),
-    "bradley_terry": (bradley_terry, 1000, None),
-}
+from pluralign.aggregate.socialchoice import apply_rule, write_preferences  # noqa: E402
+from pluralign.aggregate.voting.profiles import from_rankings  # noqa: E402
+from pluralign.aggregate.voting.read import read_profiles  # noqa: E402
+from pluralign.io import read_records  # noqa: E402
+from pluralign.records import Ranking  # noqa: E402
 
 
-def cpu_seconds(fn, repeat: int = 1):
-    """(best CPU seconds over ``repeat`` runs, last result)."""
-    best, out = float("inf"), None
+def write_rankings(path: Path, P: int, C: int, A: int, seed: int) -> np.ndarray:
+    """The input file; returns orders (P, A, C), best first."""
+    orders = np.argsort(np.random.default_rng(seed).random((P, A, C)), axis=2)
+    with open(path, "w") as fh:
+        for p in range(P):
+            prompt = f"Prompt {p}: how should the assistant answer this question?"
+            for a in range(A):
+                fh.write(json.dumps({"id": f"r{p}-{a}", "prompt": prompt,
+                                     "candidates": [f"response {c}" for c in range(C)],
+                                     "order": [[f"response {c}"] for c in orders[p, a]],
+                                     "annotator": f"annotator-{a}"}) + "\n")
+    return orders
+
+
+# ---- the anchor: pref_voting from the file --------------------------------------------------------------
+
+def schulze_tiers(prof: Profile) -> dict[int, int]:
+    """Schulze's order as pref_voting gives it: score = -(number of candidates that defeat c)."""
+    defeats = beat_path_defeat(prof)
+    return {c: -defeats.in_degree(c) for c in prof.candidates}
+
+
+def borda_tiers(prof: Profile) -> dict[int, int]:
+    rmap = borda_ranking(prof).rmap
+    return {c: -rmap[c] for c in prof.candidates}
+
+
+ANCHOR_ORDER = {"schulze": schulze_tiers, "borda": borda_tiers}
+
+
+def theirs_end_to_end(path: Path, rule: str, out: Path) -> tuple[list, set]:
+    """(winners per prompt, set of (prompt, chosen, rejected)) after writing the records."""
+    groups: dict[str, list[dict]] = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            groups.setdefault(row["prompt"], []).append(row)
+    winners, pairs = [], set()
+    with open(out, "w", encoding="utf-8") as fh:
+        for prompt, ballots in groups.items():
+            names = list(dict.fromkeys(c for b in ballots for c in b["candidates"]))
+            index = {c: i for i, c in enumerate(names)}
+            prof = Profile([[index[t[0]] for t in b["order"]] for b in ballots])
+            score = ANCHOR_ORDER[rule](prof)
+            best = max(score.values())
+            winners.append(sorted(c for c in score if score[c] == best))
+            weights = {b["annotator"]: 1.0 for b in ballots}
+            for i in prof.candidates:
+                for j in prof.candidates:
+                    if score[i] > score[j]:
+                        s_ij, s_ji = prof.support(i, j), prof.support(j, i)
+                        fh.write(json.dumps({
+                            "id": uuid.uuid4().hex[:12], "prompt": prompt, "chosen": names[i], "rejected": names[j],
+                            "weight": 1.0, "margin": (s_ij - s_ji) / (s_ij + s_ji) if s_ij + s_ji else 0.0,
+                            "provenance": {"participants": sorted(weights), "principles": [], "rule": rule,
+                                           "model": None, "run": None, "source": str(path),
+                                           "details": {"weights": weights, "tie_breaking": "none",
+                                                       "tiers": [-score[i], -score[j]],
+                                                       "scores": [score[i], score[j]]}}},
+                            ensure_ascii=False) + "\n")
+                        pairs.add((prompt, names[i], names[j]))
+    return winners, pairs
+
+
+def ours_end_to_end(path: Path, rule: str, out: Path):
+    profiles = read_profiles(path)
+    outcome = apply_rule(rule, profiles)
+    write_preferences(out, outcome, profiles, "all", str(path))
+    return profiles, outcome
+
+
+def our_pairs(out: Path) -> set:
+    pairs = set()
+    with open(out, encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            pairs.add((row["prompt"], row["chosen"], row["rejected"]))
+    return pairs
+
+
+# ---- helpers ----------------------------------------------------------------------------------------------
+
+def timed(fn):
+    start = time.process_time()
+    out = fn()
+    return time.process_time() - start, out
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.3f} [{min(values):.3f}, {max(values):.3f}]"
+
+
+def ratio_text(theirs: list[float], ours: list[float]) -> str:
+    ratios = [t / o for t, o in zip(theirs, ours)]
+    return f"{statistics.median(ratios):.1f}x [{min(ratios):.1f}, {max(ratios):.1f}]"
+
+
+def end_to_end(path: Path, tmp: Path, rules: list[str], repeat: int, target: float) -> None:
+    head = f"{'rule (read + build + rule + write)':<36}{'ours s':>24}{'pref_voting s':>26}{'ratio':>22}  target"
+    print(head + "\n" + "-" * len(head))
+    for rule in rules:
+        ours_s, theirs_s = [], []
+        for _ in range(repeat):  # alternate, so that load on the machine falls on both sides alike
+            t, (profiles, outcome) = timed(lambda: ours_end_to_end(path, rule, tmp / "ours.jsonl"))
+            ours_s.append(t)
+            t, (winners, pairs) = timed(lambda: theirs_end_to_end(path, rule, tmp / "theirs.jsonl"))
+            theirs_s.append(t)
+        sets = outcome.winner_sets()
+        same = sum(list(sets[p]) == w for p, w in enumerate(winners))
+        if same != len(winners) or our_pairs(tmp / "ours.jsonl") != pairs:
+            print(f"{rule:<36} DISAGREE: winners same on {same}/{len(winners)} prompts; pairs equal: "
+                  f"{our_pairs(tmp / 'ours.jsonl') == pairs}")
+            continue
+        median = statistics.median(t / o for t, o in zip(theirs_s, ours_s))
+        print(f"{rule:<36}{spread(ours_s):>24}{spread(theirs_s):>26}{ratio_text(theirs_s, ours_s):>22}  "
+              f">={target:g}x {'ok' if median >= target else 'MISSED'}  (winners {same}/{len(winners)}, "
+              f"{len(pairs)} pairs equal)")
+
+
+RULE_ONLY = {"borda": borda, "schulze": beat_path, "copeland": copeland, "minimax": minimax,
+             "plurality": plurality, "kemeny_young": kemeny_young}
+
+
+def parts(path: Path, orders: np.ndarray, rules: list[str], repeat: int, sample: int) -> None:
+    """Rules alone on built structures, and the builds alone (both exclude reading and writing)."""
+    P = orders.shape[0]
+    rankings = read_records(path, Ranking)
+    profiles = from_rankings(rankings)
+    idx = np.arange(min(P, sample))
+    build_o, build_t = [], []
     for _ in range(repeat):
-        start = time.process_time()
-        out = fn()
-        best = min(best, time.process_time() - start)
-    return best, out
-
-
-def their_winners(rule: str, result) -> list[int]:
-    if rule == "maximal_lotteries":  # a distribution: compare it, not a winner set
-        return result
-    return list(result)
-
-
-def agree(rule: str, ours, theirs: list, idx: np.ndarray, support: np.ndarray) -> str:
-    if rule == "maximal_lotteries":  # with an even electorate margins tie and the maximal lottery may not be unique
-        same = sum(np.abs(ours.lottery[p, : len(t)] - [t[c] for c in range(len(t))]).max() < 1e-6
-                   for p, t in zip(idx, theirs))
-        margin = support - np.swapaxes(support, 1, 2)
-        maximal = (np.einsum("pi,pij->pj", ours.lottery, margin) >= -1e-6 * np.abs(margin).max()).all(axis=1)
-        return f"{same}/{len(idx)} same lottery; ours maximal (no candidate beats it) on {maximal.sum()}/{len(maximal)}"
-    sets = ours.winner_sets()
-    same = sum(list(sets[p]) == t for p, t in zip(idx, theirs))
-    return f"{same}/{len(idx)}"
+        build_o.append(timed(lambda: from_rankings(rankings))[0])
+        t, profs = timed(lambda: [Profile(o.tolist()) for o in orders[idx]])
+        build_t.append(t * P / len(idx))
+    print(f"\n{'part (excludes read and write)':<36}{'ours s':>24}{'pref_voting s':>26}{'ratio':>22}")
+    print(f"{'build: records -> structures':<36}{spread(build_o):>24}{spread(build_t):>26}"
+          f"{ratio_text(build_t, build_o):>22}  (ours from Ranking objects; theirs Profile())")
+    for rule in rules:
+        ours_s, theirs_s = [], []
+        for _ in range(repeat):
+            t, outcome = timed(lambda: apply_rule(rule, profiles))
+            ours_s.append(t)
+            t, results = timed(lambda: [RULE_ONLY[rule](prof) for prof in profs])
+            theirs_s.append(t * P / len(idx))
+        sets = outcome.winner_sets()
+        same = sum(list(sets[p]) == list(r) for p, r in zip(idx, results))
+        mark = "" if len(idx) == P else f" (pref_voting on {len(idx)} prompts, scaled to {P})"
+        if same != len(idx):
+            print(f"rule only: {rule:<25} DISAGREE on {len(idx) - same}/{len(idx)} prompts")
+            continue
+        print(f"{'rule only: ' + rule:<36}{spread(ours_s):>24}{spread(theirs_s):>26}"
+              f"{ratio_text(theirs_s, ours_s):>22}  winners {same}/{len(idx)}{mark}")
 
 
 def main() -> None:
@@ -86,44 +210,26 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=10_000)
     ap.add_argument("--candidates", type=int, default=7)
     ap.add_argument("--annotators", type=int, default=50)
-    ap.add_argument("--repeat", type=int, default=3, help="best of N for our timings")
-    ap.add_argument("--scale-samples", type=float, default=1.0, help="multiply pref_voting sample sizes")
-    ap.add_argument("--rules", default=",".join(ANCHORS))
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--rules", default="schulze,borda", help="end-to-end rules (schulze, borda)")
+    ap.add_argument("--part-rules", default="borda,copeland,minimax,schulze,plurality")
+    ap.add_argument("--part-sample", type=int, default=2000, help="pref_voting prompts in section 2 (scaled)")
+    ap.add_argument("--target", type=float, default=20.0)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     P, C, A = args.prompts, args.candidates, args.annotators
-    rng = np.random.default_rng(args.seed)
-    orders = np.argsort(rng.random((P, A, C)), axis=2)  # orders[p, a] = candidates best first
-    ranks = np.argsort(orders, axis=2)
-
-    print(f"{P} prompts x {C} candidates x {A} annotators; pref_voting {version('pref_voting')}, numpy "
-          f"{np.__version__}, OMP/OPENBLAS threads {os.environ['OMP_NUM_THREADS']}/"
-          f"{os.environ['OPENBLAS_NUM_THREADS']}, load average {os.getloadavg()[0]:.1f}")
-    build_ours, profiles = cpu_seconds(lambda: from_arrays(ranks), args.repeat)
-    margins_from = support(profiles)
-    for rule in ANCHORS:  # warm caches: permutation tables; pref_voting's numba functions
-        apply_rule(rule, from_arrays(ranks[:20]))
-    [borda(Profile(o.tolist())) for o in orders[:5]]
-    build_theirs, theirs = cpu_seconds(lambda: [Profile(o.tolist()) for o in orders])
-    print(f"build: ours {build_ours:.3f} s (tensors); pref_voting Profile construction "
-          f"{build_theirs / P * 1e3:.3f} ms/profile, counted in every rule below\n")
-
-    head = f"{'rule':<18}{'ours s':>9}{'pref_voting s':>16}{'ms/profile':>12}{'ratio':>10}{'target':>13}  winners agree"
-    print(head + "\n" + "-" * len(head))
-    for rule in args.rules.split(","):
-        fn, sample, target = ANCHORS[rule]
-        ours_s, ours = cpu_seconds(lambda: apply_rule(rule, profiles), args.repeat)
-        n = P if sample == 0 else min(P, max(1, int(sample * args.scale_samples)))
-        idx = np.arange(P) if n == P else rng.choice(P, n, replace=False)
-        loop_s, results = cpu_seconds(lambda: [fn(theirs[p]) for p in idx])
-        per_profile = loop_s / n + build_theirs / P
-        total = per_profile * P
-        mark = "" if n == P else "~"
-        verdict = "" if target is None else f">={target}x " + ("ok" if total / ours_s >= target else "MISSED")
-        print(f"{rule:<18}{ours_s:>9.3f}{mark + f'{total:.1f}':>16}{per_profile * 1e3:>12.3f}"
-              f"{total / ours_s:>9.0f}x{verdict:>13}  "
-              f"{agree(rule, ours, [their_winners(rule, r) for r in results], idx, margins_from)}"
-              + ("" if n == P else f"  (pref_voting on {n} sampled prompts, extrapolated)"))
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        path = tmp / "rankings.jsonl"
+        orders = write_rankings(path, P, C, A, args.seed)
+        print(f"{P} prompts x {C} candidates x {A} annotators ({P * A} ballots, {path.stat().st_size / 1e6:.0f} MB); "
+              f"pref_voting {version('pref_voting')}, numpy {np.__version__}, pyarrow {version('pyarrow')}; "
+              f"CPU seconds, median [range] of {args.repeat}; load average {os.getloadavg()[0]:.1f}")
+        ours_end_to_end(path, "borda", tmp / "warm.jsonl")  # imports and first-call caches, both sides
+        [beat_path_defeat(Profile(o.tolist())) for o in orders[:5]]
+        [borda_ranking(Profile(o.tolist())) for o in orders[:5]]
+        end_to_end(path, tmp, args.rules.split(","), args.repeat, args.target)
+        parts(path, orders, args.part_rules.split(","), args.repeat, args.part_sample)
 
 
 if __name__ == "__main__":

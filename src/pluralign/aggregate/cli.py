@@ -75,7 +75,7 @@ def _groups(path: Path) -> dict[str, str]:
 ANNOTATORS_SHOWN = 20
 
 
-def _summary(outcome, data, prefs, rule: str, groups: dict[str, str] | None, won: np.ndarray | None) -> None:
+def _summary(outcome, data, n_prefs: int, rule: str, groups: dict[str, str] | None, won: np.ndarray | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -84,7 +84,7 @@ def _summary(outcome, data, prefs, rule: str, groups: dict[str, str] | None, won
     from pluralign.aggregate.voting.profiles import Profiles
 
     console = Console(stderr=True)
-    console.print(f"[bold]{outcome.rule}[/]: {len(data.prompts)} prompts -> {len(prefs)} preference pairs; "
+    console.print(f"[bold]{outcome.rule}[/]: {len(data.prompts)} prompts -> {n_prefs} preference pairs; "
                   f"ties: {outcome.tie_breaking}")
     if not isinstance(data, Profiles):
         return
@@ -146,12 +146,12 @@ def aggregate(
     seed: Annotated[int, typer.Option(help="seed for --tie-break random")] = 0,
 ) -> None:
     """Aggregate many annotators' rankings of each prompt with a voting rule; write preference pairs."""
-    from pluralign.aggregate.socialchoice import apply_rule, check_weights, rule_name, social_preferences
+    from pluralign.aggregate.socialchoice import apply_rule, check_weights, rule_name, write_preferences
     from pluralign.aggregate.voting.outcome import break_ties
     from pluralign.aggregate.voting.pairwise import from_comparisons
-    from pluralign.aggregate.voting.profiles import from_rankings
-    from pluralign.io import check_output_file, read_records, write_records
-    from pluralign.records import Comparison, Ranking
+    from pluralign.aggregate.voting.read import read_profiles
+    from pluralign.io import check_output_file, read_records
+    from pluralign.records import Comparison
 
     check_output_file(out)
     if (rankings is None) == (comparisons is None):
@@ -170,9 +170,7 @@ def aggregate(
         data = from_comparisons(records, use_strength)
         outcome = apply_rule(name, data)
     else:
-        records = read_records(rankings, Ranking)
-        check_weights(records, str(rankings))
-        data = from_rankings(records, _weights(weights, rake))
+        data = read_profiles(rankings, _weights(weights, rake))
         if proportional:
             from pluralign.aggregate.proportional import proportional_aggregate
 
@@ -182,7 +180,6 @@ def aggregate(
             outcome = apply_rule(name, data)
     if tie_break is not None:
         outcome = break_ties(outcome, tie_break, seed)
-    prefs = social_preferences(outcome, data, pairs, str(rankings or comparisons), progress=True)
-    write_records(out, prefs)
-    _summary(outcome, data, prefs, name, group_of, won)
-    typer.echo(f"wrote {len(prefs)} preferences -> {out}")
+    n_prefs = write_preferences(out, outcome, data, pairs, str(rankings or comparisons), progress=True)
+    _summary(outcome, data, n_prefs, name, group_of, won)
+    typer.echo(f"wrote {n_prefs} preferences -> {out}")

@@ -9,6 +9,8 @@ one vectorised function over all prompts (:mod:`.voting.rules`, :mod:`.voting.or
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
@@ -20,6 +22,7 @@ from pluralign.aggregate.voting import lotteries, orders, rules
 from pluralign.aggregate.voting.outcome import SocialRanking
 from pluralign.aggregate.voting.pairwise import PairwiseData, from_comparisons, strictly_above, support
 from pluralign.aggregate.voting.profiles import Profiles, from_rankings
+from pluralign.aggregate.voting.profiles import prompt_key as _key
 from pluralign.errors import InputError
 from pluralign.progress import progress_bar
 from pluralign.records import Comparison, Preference, Provenance, Ranking
@@ -87,47 +90,120 @@ def preference_pairs(outcome: SocialRanking, pairs: Pairs = "all") -> np.ndarray
 
 def _ballot_weights(data: Profiles | PairwiseData, p: int) -> dict[str, float]:
     weights: dict[str, float] = {}
-    for name, w in zip(data.annotators[p], data.weights[p]):
+    for name, w in zip(data.annotators[p], data.weights[p].tolist()):
         if name is not None and w > 0:
-            weights[name] = weights.get(name, 0.0) + float(w)
+            weights[name] = weights.get(name, 0.0) + w
     return weights
+
+
+def _pair_rows(outcome: SocialRanking, data: Profiles | PairwiseData, pairs: Pairs, text: bool = False):
+    """Per prompt q with pairs: (q, its ballot weights, rows (chosen slot, rejected slot, margin, tiers, scores)).
+
+    margin: (support(chosen over rejected) - support(rejected over chosen)) / their sum, in [-1, 1] (the
+    weighted share of annotators agreeing minus disagreeing), computed for every pair at once and checked
+    finite once, so that records can be assembled without validating field by field. ``text``: numbers as
+    their JSON text.
+    """
+    sup = support(data) if isinstance(data, Profiles) else data.support
+    p, i, j = np.nonzero(preference_pairs(outcome, pairs))
+    forward, backward = sup[p, i, j], sup[p, j, i]
+    both = forward + backward
+    with np.errstate(invalid="ignore", divide="ignore"):
+        margins = np.where(both > 0, (forward - backward) / both, 0.0)
+    if not np.isfinite(margins).all():
+        raise InputError("support is not finite: check the ballot weights")
+    slots = np.stack([i, j], 1)
+    tiers, scores = outcome.tiers[p[:, None], slots], outcome.scores[p[:, None], slots]
+    if text:
+        margins, tiers, scores = _json_numbers(margins), _json_numbers(tiers), _json_numbers(scores)
+    else:
+        margins, tiers, scores = margins.tolist(), tiers.tolist(), scores.tolist()
+    rows = list(zip(i.tolist(), j.tolist(), margins, tiers, scores))
+    bounds = np.searchsorted(p, np.arange(len(data.prompts) + 1)).tolist()
+    for q in range(len(data.prompts)):
+        if bounds[q] < bounds[q + 1]:
+            yield q, _ballot_weights(data, q), rows[bounds[q]: bounds[q + 1]]
+
+
+def _json_numbers(values: np.ndarray) -> list:
+    """JSON text of each number (each row's, for 2-D), as ``json.dumps`` writes them."""
+    if np.issubdtype(values.dtype, np.integer):
+        flat = list(map(str, values.ravel().tolist()))
+    else:
+        flat = list(map(float.__repr__, values.ravel().tolist()))
+        for k in np.flatnonzero(~np.isfinite(values.ravel())).tolist():
+            flat[k] = json.dumps(float(values.ravel()[k]))
+    if values.ndim == 1:
+        return flat
+    width = values.shape[1]
+    return [", ".join(flat[k: k + width]) for k in range(0, len(flat), width)]
 
 
 def social_preferences(outcome: SocialRanking, data: Profiles | PairwiseData, pairs: Pairs = "all",
                        source: str | None = None, progress: bool = False) -> list[Preference]:
     """Preference records (TRL's prompt/chosen/rejected) from a social ranking, with provenance.
 
-    margin: (support(chosen over rejected) - support(rejected over chosen)) / their sum, in [-1, 1] (the
-    weighted share of annotators agreeing minus disagreeing); provenance names the rule, its tie-breaking,
-    the annotators, their weights and the two tiers. ``progress`` shows a bar (records are built one by one).
+    margin: see :func:`_pair_rows`; provenance names the rule, its tie-breaking, the annotators, their weights
+    and the two tiers. Ids are ``<hash of rule and prompt>-<chosen slot>-<rejected slot>``: the same on every
+    run on the same input. ``progress`` shows a bar over prompts.
     """
-    sup = support(data) if isinstance(data, Profiles) else data.support
-    chosen_rejected = preference_pairs(outcome, pairs)
-    records, provenance_of = [], {}
-    found = np.nonzero(chosen_rejected)
-    with progress_bar("preference pairs", len(found[0])) if progress else nullcontext(lambda k=1: None) as advance:
-        for p, i, j in zip(*found):
-            records.append(_preference(data, outcome, sup, provenance_of, p, i, j, source))
+    records: list[Preference] = []
+    with _bar(progress, len(data.prompts)) as advance:
+        for q, weights, rows in _pair_rows(outcome, data, pairs):
+            prompt, names, base = data.prompts[q], data.candidates[q], _prompt_id(outcome.rule, data.prompts[q])
+            shared = dict(participants=sorted(weights), principles=[], rule=outcome.rule, model=None, run=None,
+                          source=source)
+            details = {"weights": weights, "tie_breaking": outcome.tie_breaking}
+            for c, r, margin, tiers, scores in rows:
+                records.append(Preference.model_construct(
+                    id=f"{base}-{c}-{r}", prompt=prompt, chosen=names[c], rejected=names[r], weight=1.0,
+                    margin=margin, provenance=Provenance.model_construct(
+                        **shared, details=details | {"tiers": tiers, "scores": scores})))
             advance()
     return records
 
 
-def _preference(data, outcome: SocialRanking, sup: np.ndarray, provenance_of: dict, p: int, i: int, j: int,
-                source: str | None) -> Preference:
-    """The record for chosen i over rejected j on prompt p (provenance shared per prompt)."""
-    if p not in provenance_of:
-        weights = _ballot_weights(data, p)
-        provenance_of[p] = dict(participants=sorted(weights), rule=outcome.rule, source=source,
-                                details={"weights": weights, "tie_breaking": outcome.tie_breaking})
-    both = sup[p, i, j] + sup[p, j, i]
-    prov = provenance_of[p]
-    details = prov["details"] | {"tiers": [int(outcome.tiers[p, i]), int(outcome.tiers[p, j])],
-                                 "scores": [float(outcome.scores[p, i]), float(outcome.scores[p, j])]}
-    return Preference(
-        prompt=data.prompts[p], chosen=data.candidates[p][i], rejected=data.candidates[p][j],
-        margin=float((sup[p, i, j] - sup[p, j, i]) / both) if both > 0 else 0.0,
-        provenance=Provenance(**(prov | {"details": details})),
-    )
+def write_preferences(path, outcome: SocialRanking, data: Profiles | PairwiseData, pairs: Pairs = "all",
+                      source: str | None = None, progress: bool = False) -> int:
+    """Write :func:`social_preferences` to ``path`` atomically; returns the count.
+
+    JSONL lines are the records' ``model_dump(mode="json")`` as ``json.dumps`` writes them, assembled from
+    pieces encoded once per prompt (a prompt's annotators and weights recur in each of its pairs).
+    """
+    from pluralign.io import atomic_path, write_records
+
+    if not str(path).endswith(".jsonl"):
+        return write_records(path, social_preferences(outcome, data, pairs, source, progress))
+    n = 0
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh, _bar(progress, len(data.prompts)) as advance:
+        for q, weights, rows in _pair_rows(outcome, data, pairs, text=True):
+            prompt, names = data.prompts[q], data.candidates[q]
+            texts, base = [_json(x) for x in names], _prompt_id(outcome.rule, prompt)
+            head = f'", "prompt": {_json(prompt)}, "chosen": '
+            tail = (f', "provenance": {{"participants": {_json(sorted(weights))}, "principles": [], "rule": '
+                    f'{_json(outcome.rule)}, "model": null, "run": null, "source": {_json(source)}, "details": '
+                    f'{{"weights": {_json(weights)}, "tie_breaking": {_json(outcome.tie_breaking)}, "tiers": [')
+            fh.writelines(f'{{"id": "{base}-{c}-{r}{head}{texts[c]}, "rejected": {texts[r]}, "weight": 1.0, '
+                          f'"margin": {margin}{tail}{tiers}], "scores": [{scores}]}}}}}}\n'
+                          for c, r, margin, tiers, scores in rows)
+            n += len(rows)
+            advance()
+    return n
+
+
+def _json(value) -> str:
+    if isinstance(value, list):  # a conversation: its messages as dicts
+        value = [v.model_dump(mode="json") if hasattr(v, "model_dump") else v for v in value]
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _prompt_id(rule: str, prompt) -> str:
+    """12 hex digits naming (rule, prompt)."""
+    return hashlib.blake2b(f"{rule}\x1f{_key(prompt)}".encode(), digest_size=6).hexdigest()
+
+
+def _bar(progress: bool, total: int):
+    return progress_bar("preference pairs", total) if progress else nullcontext(lambda k=1: None)
 
 
 def check_weights(records: list[Ranking] | list[Comparison], where: str | None = None) -> None:

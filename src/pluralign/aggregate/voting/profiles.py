@@ -113,45 +113,138 @@ def from_rankings(rankings: Iterable[Ranking], annotator_weights: Mapping[str, f
 
     A prompt's candidates are the union of its ballots' candidates (first-seen order). A candidate a ballot
     lists but leaves out of ``order`` is unranked (below the ranked ones); one the ballot does not list at all
-    was not shown to that annotator and is compared with nothing on that ballot. A ballot's weight is ``ranking.weight`` times its annotator's weight in
-    ``annotator_weights`` (when given, every annotator must be in it). Errors name the record.
+    was not shown to that annotator and is compared with nothing on that ballot. A ballot's weight is
+    ``ranking.weight`` times its annotator's weight in ``annotator_weights`` (when given, every annotator must be
+    in it). Errors name the record. One pass collects the fields; the tensors are built in bulk (:func:`from_columns`).
     """
-    groups: dict[str, list[Ranking]] = {}
-    for r in rankings:
-        groups.setdefault(prompt_key(r.prompt), []).append(r)
-    if not groups:
+    import pyarrow as pa
+
+    rankings = list(rankings)
+    if not rankings:
         raise InputError("no rankings given")
-    P = len(groups)
-    A = max(len(g) for g in groups.values())
-    names = [list(dict.fromkeys(c for r in g for c in r.candidates)) for g in groups.values()]
-    C = max(len(n) for n in names)
+    by_key: dict[str, int] = {}
+    codes = [by_key.setdefault(prompt_key(r.prompt), len(by_key)) for r in rankings]
+    first = np.full(len(by_key), -1)
+    first[np.asarray(codes)[::-1]] = np.arange(len(rankings))[::-1]  # first ballot of each prompt
+    return from_columns(
+        np.asarray(codes), [rankings[i].prompt for i in first],
+        pa.array([r.candidates for r in rankings], pa.list_(pa.string())),
+        pa.array([r.order for r in rankings], pa.list_(pa.list_(pa.string()))),
+        pa.array([r.annotator for r in rankings], pa.string()),
+        np.fromiter((r.weight for r in rankings), np.float64, len(rankings)),
+        [r.id for r in rankings], annotator_weights)
+
+
+def from_columns(prompt_codes: np.ndarray, prompts: list, candidates, order, annotators, weights: np.ndarray,
+                 ids, annotator_weights: Mapping[str, float] | None = None, validate: bool = False) -> Profiles:
+    """:class:`Profiles` from N ballots held column-wise (validated Ranking fields).
+
+    prompt_codes: (N,) prompt index of each ballot, numbered in first-seen order; prompts: those prompts;
+    candidates: pyarrow list<string> (N,); order: list<list<string>> (N,) tiers best-first; annotators:
+    string (N,) with nulls; weights: (N,) ballot weights; ids: the rankings' ids (for messages).
+    Each tensor entry is written by one fancy-index assignment over all ballots. ``validate``: check Ranking's
+    rules on the names (for columns read without pydantic); an error names the first ranking that breaks one.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(prompt_codes)
+    P = int(prompt_codes.max()) + 1
+    # slot of each ballot within its prompt, in file order
+    by_prompt = np.argsort(prompt_codes, kind="stable")
+    count = np.bincount(prompt_codes, minlength=P)
+    start = np.cumsum(count) - count
+    slot = np.empty(n, np.int64)
+    slot[by_prompt] = np.arange(n) - start[prompt_codes[by_prompt]]
+    A = int(count.max())
+
+    # one name table for listed and ranked candidates
+    listed_len = pc.list_value_length(candidates).to_numpy(zero_copy_only=False)
+    tiers = pc.list_flatten(order)
+    tiers_per_ballot = pc.list_value_length(order).to_numpy(zero_copy_only=False)
+    tier_len = pc.list_value_length(tiers).to_numpy(zero_copy_only=False)
+    names = pc.dictionary_encode(pa.concat_arrays([pc.list_flatten(candidates), pc.list_flatten(tiers)]))
+    name_codes = names.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    n_names = len(names.dictionary)
+    listed_code, ranked_code = name_codes[: listed_len.sum()], name_codes[listed_len.sum():]
+    listed_ballot = np.repeat(np.arange(n), listed_len)
+    tier_ballot = np.repeat(np.arange(n), tiers_per_ballot)
+    tier_number = np.arange(len(tier_ballot)) - np.repeat(np.cumsum(tiers_per_ballot) - tiers_per_ballot,
+                                                          tiers_per_ballot)
+    ranked_ballot, ranked_tier = np.repeat(tier_ballot, tier_len), np.repeat(tier_number, tier_len)
+
+    # candidate slots: each prompt's distinct listed names in first-seen order
+    key = prompt_codes[listed_ballot] * n_names + listed_code
+    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    uniq_prompt = uniq // n_names
+    seen_order = np.lexsort((first, uniq_prompt))
+    per_prompt = np.bincount(uniq_prompt, minlength=P)
+    cand_slot = np.empty(len(uniq), np.int64)
+    cand_slot[seen_order] = np.arange(len(uniq)) - np.repeat(np.cumsum(per_prompt) - per_prompt, per_prompt)
+    C = int(per_prompt.max())
+    ranked_key = prompt_codes[ranked_ballot] * n_names + ranked_code
+    ranked_slot = cand_slot[np.minimum(np.searchsorted(uniq, ranked_key), len(uniq) - 1)]
+
     ranks = np.full((P, A, C), C + 1, np.int16)
-    weights = np.zeros((P, A))
-    present = np.zeros((P, C), bool)
-    prompts, annotators = [], []
-    for p, (ballots, cands) in enumerate(zip(groups.values(), names)):
-        index = {c: i for i, c in enumerate(cands)}
-        present[p, : len(cands)] = True
-        prompts.append(ballots[0].prompt)
-        seen: set[str] = set()
-        for a, r in enumerate(ballots):
-            if r.annotator is not None and r.annotator in seen:
-                raise InputError(f"ranking {r.id}: annotator {r.annotator!r} ranks this prompt twice")
-            seen.add(r.annotator)  # type: ignore[arg-type]
-            weights[p, a] = r.weight * _annotator_weight(r, annotator_weights)
-            ranks[p, a, [index[c] for c in r.candidates]] = C  # shown; ranked ones get their tier next
-            for tier, members in enumerate(r.order):
-                ranks[p, a, [index[c] for c in members]] = tier
-        annotators.append([r.annotator for r in ballots] + [None] * (A - len(ballots)))
-    return Profiles(ranks, weights, present, prompts, [n + [""] * (C - len(n)) for n in names], annotators)
+    ranks[prompt_codes[listed_ballot], slot[listed_ballot], cand_slot[inverse]] = C  # shown, unranked so far
+    if validate:  # Ranking's rules: distinct candidates; order names listed ones, each once
+        _check(np.bincount(listed_ballot, minlength=n) == (ranks <= C).sum(axis=2)[prompt_codes, slot], ids,
+               "candidates must be distinct")
+        found = uniq[np.minimum(np.searchsorted(uniq, ranked_key), len(uniq) - 1)] == ranked_key
+        at = (prompt_codes[ranked_ballot], slot[ranked_ballot], ranked_slot)
+        _check(np.bincount(ranked_ballot, found & (ranks[at] == C), minlength=n) == np.bincount(ranked_ballot, minlength=n),
+               ids, "order names a candidate the ranking does not list")
+    ranks[prompt_codes[ranked_ballot], slot[ranked_ballot], ranked_slot] = ranked_tier
+    if validate:
+        _check(np.bincount(ranked_ballot, minlength=n) == (ranks < C).sum(axis=2)[prompt_codes, slot], ids,
+               "order repeats a candidate")
+    present = np.arange(C) < per_prompt[:, None]
+    dictionary = names.dictionary.to_pylist()
+    slot_names = [[""] * C for _ in range(P)]
+    for u, s in zip(uniq[seen_order].tolist(), cand_slot[seen_order].tolist()):
+        slot_names[u // n_names][s] = dictionary[u % n_names]
+
+    who = annotators.to_pylist()
+    _check_annotators_once(prompt_codes, annotators, ids, who)
+    ballot_weights = np.zeros((P, A))
+    ballot_weights[prompt_codes, slot] = weights * _annotator_weights(who, ids, annotator_weights)
+    names_by_slot = np.full((P, A), None, object)
+    names_by_slot[prompt_codes, slot] = np.array(who, object)
+    return Profiles(ranks, ballot_weights, present, prompts, slot_names, names_by_slot.tolist())
 
 
-def _annotator_weight(r: Ranking, annotator_weights: Mapping[str, float] | None) -> float:
+def _check(ok: np.ndarray, ids, message: str) -> None:
+    if not ok.all():
+        raise InputError(f"ranking {ids[int(np.argmin(ok))]}: {message}")
+
+
+def _check_annotators_once(prompt_codes: np.ndarray, annotators, ids, who: list) -> None:
+    """An annotator ranks each prompt at most once; the error names the second ranking."""
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(annotators)
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    named = np.nonzero(codes >= 0)[0]
+    key = prompt_codes[named] * (len(encoded.dictionary) + 1) + codes[named]
+    _, first = np.unique(key, return_index=True)
+    if len(first) < len(named):
+        repeated = np.setdiff1d(np.arange(len(named)), first)[0]
+        b = int(named[repeated])
+        raise InputError(f"ranking {ids[b]}: annotator {who[b]!r} ranks this prompt twice")
+
+
+def _annotator_weights(who: list, ids, annotator_weights: Mapping[str, float] | None) -> np.ndarray:
     if annotator_weights is None:
-        return 1.0
-    if r.annotator not in annotator_weights:
-        raise InputError(f"ranking {r.id}: annotator {r.annotator!r} has no weight")
-    w = float(annotator_weights[r.annotator])
+        return np.ones(len(who))
+    lookup = {name: _annotator_weight(ids[b], name, annotator_weights) for name, b in
+              {name: b for b, name in reversed(list(enumerate(who)))}.items()}
+    return np.array([lookup[name] for name in who])
+
+
+def _annotator_weight(ranking_id: str, annotator: str | None, annotator_weights: Mapping[str, float]) -> float:
+    if annotator not in annotator_weights:
+        raise InputError(f"ranking {ranking_id}: annotator {annotator!r} has no weight")
+    w = float(annotator_weights[annotator])  # type: ignore[index]
     if not np.isfinite(w) or w < 0:
-        raise InputError(f"ranking {r.id}: annotator {r.annotator!r} has weight {w}; weights must be >= 0")
+        raise InputError(f"ranking {ranking_id}: annotator {annotator!r} has weight {w}; weights must be >= 0")
     return w
