@@ -9,11 +9,23 @@ import sys
 
 import click
 import typer
+from typer.core import TyperGroup
 
 from pluralign.errors import InputError
 
+# Commands in flow order (typer would list plain commands before command groups).
+FLOW = ["model", "generate", "elicit", "serve", "opinion", "aggregate", "constitution", "cai", "edits", "train",
+        "gpo", "eval", "run", "demo", "trace"]
+
+
+class FlowOrder(TyperGroup):
+    def list_commands(self, ctx) -> list[str]:
+        return sorted(self.commands, key=lambda name: FLOW.index(name) if name in FLOW else len(FLOW))
+
+
 app = typer.Typer(
     name="pluralign",
+    cls=FlowOrder,
     help="Pluralistic alignment: from many people's input to an aligned model, with provenance.",
     no_args_is_help=True,
     add_completion=False,

@@ -147,7 +147,9 @@ def list_processes(db: DbOpt = "elicit.db") -> None:
 
 @elicit_app.command("import-polis")
 def import_polis_cmd(folder: Annotated[Path, typer.Argument(help="folder with Polis CSVs (comments.csv, votes.csv, ...)")],
-                     db: DbOpt = "elicit.db", slug: Annotated[str | None, typer.Option()] = None) -> None:
+                     db: DbOpt = "elicit.db",
+                     slug: Annotated[str | None, typer.Option(help="short name in URLs (default: random)")] = None
+                     ) -> None:
     """Import a Polis export as a new conversation (votes, history, moderation, authors, groups)."""
     from pluralign.elicit.polis import import_polis
 

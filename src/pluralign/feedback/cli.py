@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from pluralign.errors import InputError
-from pluralign.cli_options import ModelOpt
+from pluralign.cli_options import ModelOpt, SeedOpt
 
 cai_app = typer.Typer(help="Constitutional AI: critique/revision data and AI preference labels.", no_args_is_help=True)
 
@@ -42,11 +42,11 @@ def revise_cmd(
     fewshot: Annotated[Optional[Path], typer.Option(help="few-shot file (Anthropic CritiqueRevisionFewShotPrompts "
                                                          "format); default: the package's own")] = None,
     model: ModelOpt = "default",
-    max_new_tokens: Annotated[int, typer.Option(min=1)] = 64,
-    repetition_penalty: Annotated[float, typer.Option(min=1.0)] = 1.3,
-    temperature: Annotated[float, typer.Option(min=0.0)] = 0.7,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="most tokens per generated text")] = 64,
+    repetition_penalty: Annotated[float, typer.Option(min=1.0, help="> 1 discourages repeats")] = 1.3,
+    temperature: Annotated[float, typer.Option(min=0.0, help="sampling temperature (0: greedy)")] = 0.7,
     batch_size: Annotated[int, typer.Option(min=1)] = 8,
-    seed: int = 0,
+    seed: SeedOpt = 0,
 ) -> None:
     """SL-CAI: answer, critique and revise each prompt under randomly drawn principles."""
     from pluralign.feedback.critique import ReviseConfig, finished_ids, read_chains, revise, sft_records
@@ -79,9 +79,9 @@ def pairs_cmd(
     prompts: Annotated[Path, typer.Option(help="JSONL with a 'prompt' per line")],
     out: Annotated[Path, typer.Option(help="pairs JSONL: id, prompt, response_a, response_b, model, seed")],
     model: ModelOpt = "default",
-    temperature: Annotated[float, typer.Option(min=0.0)] = 1.0,
-    max_new_tokens: Annotated[int, typer.Option(min=1)] = 96,
-    seed: int = 0,
+    temperature: Annotated[float, typer.Option(min=0.0, help="sampling temperature (0: greedy)")] = 1.0,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="most tokens per generated text")] = 96,
+    seed: SeedOpt = 0,
 ) -> None:
     """Sample two responses per prompt from a policy, to be labelled."""
     from pluralign.feedback.pairs import sample_pairs
@@ -140,7 +140,7 @@ def label_cmd(
     cot: Annotated[bool, typer.Option(help="chain of thought first, then clamp")] = False,
     clamp: Annotated[str, typer.Option(help="LOW,HIGH bounds for chain-of-thought labels")] = "0.4,0.6",
     low_precision: Annotated[bool, typer.Option(help="score with the backend's bf16 weights where faster")] = False,
-    seed: int = 0,
+    seed: SeedOpt = 0,
 ) -> None:
     """RL-CAI: soft preference labels for response pairs from a constitution's principles."""
     from pluralign.feedback.ai_preference import to_preferences
@@ -175,7 +175,7 @@ def eval_cmd(
     fewshot_file: FewshotFile = None,
     batch_calibrate: Annotated[bool, typer.Option(help="multiple choice: centre log-odds on the batch mean")] = True,
     low_precision: Annotated[bool, typer.Option(help="score with the backend's bf16 weights where faster")] = False,
-    seed: int = 0,
+    seed: SeedOpt = 0,
     yes_question: Annotated[Optional[str], typer.Option(
         help="multiple choice: ask this yes/no question about each conversation instead (Yes = option A)")] = None,
     contrast_question: Annotated[Optional[str], typer.Option(
@@ -229,8 +229,8 @@ def prompts_cmd(
     threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="cosine at or above which a prompt is a "
                                                                      "duplicate")] = 0.9,
     model: ModelOpt = "default",
-    temperature: Annotated[float, typer.Option(min=0.0)] = 1.0,
-    seed: int = 0,
+    temperature: Annotated[float, typer.Option(min=0.0, help="sampling temperature (0: greedy)")] = 1.0,
+    seed: SeedOpt = 0,
 ) -> None:
     """Synthesize red-team prompts by rephrasing seeds per language and harm category, deduplicated."""
     from pluralign.feedback.redteam import RedTeamConfig, read_seeds, synthesize

@@ -241,7 +241,11 @@ def solved_prefix(items: Sequence[Item]) -> str:
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """95% Wilson score interval of a proportion (Wilson, 1927); (0, 1) for n = 0."""
+    """95% Wilson score interval of a proportion (Wilson, 1927); (0, 1) for n = 0.
+
+    >>> [round(x, 3) for x in wilson_interval(8, 10)]
+    [0.49, 0.943]
+    """
     if n == 0:
         return 0.0, 1.0
     p = successes / n

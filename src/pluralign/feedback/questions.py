@@ -72,7 +72,14 @@ class LetteredQuestion:
 
 
 def parse_question(text: str) -> LetteredQuestion:
-    """Read a question ending in " (A) ...", " (B) ", ... and a closing line; ``ValueError`` if it does not."""
+    r"""Read a question ending in " (A) ...", " (B) ", ... and a closing line; ``ValueError`` if it does not.
+
+    >>> q = parse_question("Is it kind?\n (A) yes\n (B) no, and it goes\non\n (C) maybe\nThe answer is:")
+    >>> q.options, q.tail
+    (('yes', 'no, and it goes\non', 'maybe'), 'The answer is:')
+    >>> q.shown(q.rotation(1)).splitlines()[1:4]
+    [' (A) no, and it goes', 'on', ' (B) maybe']
+    """
     body, newline, tail = text.rstrip().rpartition("\n")
     if not newline or not tail.strip():
         raise ValueError("a multiple-choice prompt must end with its options and a closing line")

@@ -83,7 +83,11 @@ def option_logprobs_by_scoring(lm: LanguageModel, prompts: Sequence[Prompt], opt
 
 
 def option_distribution(logprobs: np.ndarray) -> np.ndarray:
-    """Normalise option log-probs (..., k) into probabilities over the k options (a softmax, stable)."""
+    """Normalise option log-probs (..., k) into probabilities over the k options (a softmax, stable).
+
+    >>> option_distribution(np.log([[0.2, 0.6], [1e-300, 1e-300]])).round(3).tolist()
+    [[0.25, 0.75], [0.5, 0.5]]
+    """
     logprobs = np.asarray(logprobs, dtype=np.float64)
     shifted = logprobs - logprobs.max(axis=-1, keepdims=True)
     p = np.exp(shifted)

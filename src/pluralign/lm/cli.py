@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pluralign.cli_options import ModelOpt
+from pluralign.cli_options import ModelOpt, SeedOpt
 from pluralign.errors import InputError
 
 model_app = typer.Typer(help="Inspect and serve models (info, serve).", no_args_is_help=True)
@@ -34,7 +34,7 @@ def info(model: ModelOpt = "default") -> None:
 def serve(
     model: ModelOpt = "default",
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
     served_name: Annotated[str | None, typer.Option(help="model id clients ask for (default: the model's name)")] = None,
 ) -> None:
     """Serve a local model over an OpenAI-compatible HTTP API (completions with echo+logprobs, chat)."""
@@ -75,10 +75,10 @@ def generate(
     out: Annotated[Path, typer.Option(help="JSONL to write: id, prompt, responses, model, seed")],
     model: ModelOpt = "default",
     n: Annotated[int, typer.Option(min=1, help="samples per prompt")] = 1,
-    temperature: Annotated[float, typer.Option(min=0.0)] = 0.7,
-    top_p: Annotated[float, typer.Option(min=0.0, max=1.0)] = 1.0,
-    max_new_tokens: Annotated[int, typer.Option(min=1)] = 128,
-    seed: int = 0,
+    temperature: Annotated[float, typer.Option(min=0.0, help="sampling temperature (0: greedy)")] = 0.7,
+    top_p: Annotated[float, typer.Option(min=0.0, max=1.0, help="nucleus sampling: keep this much probability")] = 1.0,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="most tokens per generated text")] = 128,
+    seed: SeedOpt = 0,
 ) -> None:
     """Sample responses for every prompt in a file."""
     from pluralign.io import write_jsonl

@@ -27,7 +27,11 @@ import torch
 
 
 def common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
-    """How many tokens all ``rows`` start with."""
+    """How many tokens all ``rows`` start with.
+
+    >>> common_prefix_length([[1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 9]])
+    2
+    """
     first, length = rows[0], min(len(r) for r in rows)
     for row in rows[1:]:
         length = next((k for k in range(length) if row[k] != first[k]), length)
