@@ -36,10 +36,9 @@ def _range_text(field) -> str:
     return ", ".join(parts)
 
 
-def _option_type(name: str, annotation):
-    """The type of a scalar field's flag: ``Literal`` choices become a str Enum (typer lists and checks them);
-    TypeError for a field a flag cannot carry."""
-    import enum
+def _option_type(annotation):
+    """(type, choices) of a scalar field's flag: ``Literal`` choices are listed in the help and checked by the
+    config (one-line error); TypeError for a field a flag cannot carry."""
     import types
     import typing
 
@@ -47,9 +46,9 @@ def _option_type(name: str, annotation):
     if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
         annotation = args[0]
     if typing.get_origin(annotation) is typing.Literal:
-        return enum.Enum(name, {str(c): c for c in typing.get_args(annotation)}, type=str)
+        return str, [str(c) for c in typing.get_args(annotation)]
     if annotation in (str, int, float, bool):
-        return annotation
+        return annotation, None
     raise TypeError(f"no command-line flag for a field of type {annotation!r}")
 
 
@@ -58,7 +57,8 @@ def config_parameters(config_cls, skip=()) -> list:
 
     The flag is ``--field-name`` (booleans ``--name/--no-name``; a field's ``json_schema_extra={"flags": [...]}``
     overrides), the help is the field's description plus its declared range and default, fixed choices
-    (``Literal``) become a checked list. Options are grouped by the class that declares the field.
+    (``Literal``) are listed in the help and checked by the config. Options are grouped by the class that declares
+    the field.
     """
     import inspect
     from typing import Optional
@@ -69,7 +69,7 @@ def config_parameters(config_cls, skip=()) -> list:
     for name, field in config_cls.model_fields.items():
         if name in skip:
             continue
-        kind = _option_type(name, field.annotation)
+        kind, choices = _option_type(field.annotation)
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         dashed = name.replace("_", "-")
         flags = extra.get("flags") or ([f"--{dashed}/--no-{dashed}"] if kind is bool else [f"--{dashed}"])
@@ -82,6 +82,7 @@ def config_parameters(config_cls, skip=()) -> list:
         help_text = f"{field.description or name} ({'; '.join(n for n in notes if n)})"
         owner = next(c for c in reversed(config_cls.__mro__) if name in getattr(c, "__annotations__", {}))
         option = typer.Option(None, *flags, help=help_text, show_default=False,
+                              metavar="|".join(choices) if choices else None,
                               rich_help_panel=f"{owner.__name__} options")
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option,
                                         annotation=Optional[kind]))
@@ -95,7 +96,6 @@ def config_command(config_cls, run, *, skip=(), extra=(), config_help="TOML or Y
     :func:`pluralign.config.load_config`: flags win); ``extra`` are further ``inspect.Parameter`` s (typer
     options) passed to ``run`` by name. Register it with ``app.command(name)(config_command(...))``.
     """
-    import enum
     import inspect
     from typing import Optional
 
@@ -107,10 +107,14 @@ def config_command(config_cls, run, *, skip=(), extra=(), config_help="TOML or Y
     names = {p.name for p in fields}
 
     def command(config=None, **values):
-        overrides = {k: v.value if isinstance(v, enum.Enum) else v for k, v in values.items()
-                     if k in names and v is not None}
+        overrides = {k: v for k, v in values.items() if k in names and v is not None}
         return run(config, overrides, **{k: v for k, v in values.items() if k not in names})
 
     command.__signature__ = inspect.Signature([config_param, *fields, *extra])
     command.__annotations__ = {p.name: p.annotation for p in command.__signature__.parameters.values()}
     return command
+
+
+BatchSizeOpt = Annotated[int | None, typer.Option(
+    "--batch-size", min=1, help="rows per forward pass when generating or scoring (default: sized per batch "
+                                "from the rows' lengths, up to 32 on a CPU)")]

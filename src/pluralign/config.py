@@ -73,7 +73,8 @@ def config_error(err: ValidationError, cls: type[BaseModel], source: str | None 
     if isinstance(cause, ConfigError):  # raised by a Config's __init__ (pydantic calls it from model_validate)
         return cause.at(source, flagged)
     if kind == "extra_forbidden":
-        message = f"unknown key (known: {', '.join(sorted(cls.model_fields))})"
+        known = set(cls.model_fields) - set(getattr(cls, "unused", ()))
+        message = f"unknown key (known: {', '.join(sorted(known))})"
     elif kind == "missing":
         message = "missing: give it in the config file or as a flag"
     elif "input" in first and kind != "value_error" and first["loc"]:

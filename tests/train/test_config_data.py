@@ -94,3 +94,23 @@ def test_rl_data_is_checked_before_the_reward_model_loads(tmp_path):
     with pytest.raises(InputError, match=rf"{path}:2: invalid JSON"):
         train_ppo(cfg)
     assert not (tmp_path / "run").exists()
+
+
+def test_sft_dpo_and_rm_data_are_checked_before_the_tokenizer_or_model(tmp_path):
+    from pluralign.config import load_config
+    from pluralign.train.config import DPOConfig, RewardConfig, SFTConfig
+    from pluralign.train.dpo import train_dpo
+    from pluralign.train.reward import train_reward_model
+    from pluralign.train.sft import train_sft
+
+    no_model = str(tmp_path / "no-such-model")
+    demos = _jsonl(tmp_path, [{"prompt": "a", "completion": "b"}, {"prompt": "a", "completion": 7}], "sft.jsonl")
+    with pytest.raises(InputError, match=rf"{demos}:2: field 'completion"):
+        train_sft(load_config(None, SFTConfig, {"model": no_model, "data": str(demos)}))
+    texts = _jsonl(tmp_path, [{"text": "a"}, {"text": "b"}], "text.jsonl")
+    with pytest.raises(InputError, match=rf"{texts}: field 'eval_split': needs prompt/completion data"):
+        train_sft(load_config(None, SFTConfig, {"model": no_model, "data": str(texts), "eval_split": 0.5}))
+    prefs = _jsonl(tmp_path, [GOOD, {**GOOD, "weight": "heavy"}], "prefs.jsonl")
+    for train, cls in [(train_dpo, DPOConfig), (train_reward_model, RewardConfig)]:
+        with pytest.raises(InputError, match=rf"{prefs}:2: field 'weight'"):
+            train(load_config(None, cls, {"model": no_model, "data": str(prefs)}))

@@ -115,14 +115,22 @@ def test_flags_merge_over_the_file_and_win(tmp_path):
     assert cfg.data == str(tmp_path / "p.jsonl")
 
 
-def test_flag_values_are_checked_and_choices_listed(tmp_path):
+def test_flag_values_are_checked_and_choices_listed(capsys):
+    from pluralign.cli import main
+
     seen = []
     app = _app(DPOConfig, seen)
-    bad = CliRunner().invoke(app, ["--data", "d", "--loss-type", "hinge"])
-    assert bad.exit_code == 2 and "sigmoid" in bad.output and "ipo" in bad.output
-    with pytest.raises(InputError, match=r"^<flags>: field 'beta': Input should be a finite number"):
-        CliRunner().invoke(app, ["--data", "d", "--beta", "nan"], catch_exceptions=False)
+    for flags, message in [(["--loss-type", "hinge"], "field 'loss_type': Input should be 'sigmoid', 'ipo' or 'robust'"),
+                           (["--beta", "nan"], "field 'beta': Input should be a finite number"),
+                           (["--steps", "99999999999999999999"], "field 'steps': Input should be less than or equal")]:
+        with pytest.raises(InputError, match=rf"^<flags>: {message}"):
+            CliRunner().invoke(app, ["--data", "d", *flags], catch_exceptions=False)
     assert seen == []
+    with pytest.raises(SystemExit) as exit_info:  # the real command: one line, exit 2
+        main(["train", "dpo", "--data", "d", "--loss-type", "hinge"])
+    assert exit_info.value.code == 2 and "field 'loss_type'" in capsys.readouterr().err
+    main(["train", "dpo", "--help"])
+    assert "sigmoid|ipo|robust" in capsys.readouterr().out
 
 
 def test_train_commands_have_a_flag_per_used_field(capsys):

@@ -117,6 +117,12 @@ def _comparison_rows(records: list[Comparison]) -> list[dict[str, Any]]:
 
 def load_preferences(path: str | Path, *, conversational: bool = True):
     """Preferences or comparisons from ``path`` -> ``Dataset`` with :data:`PREFERENCE_COLUMNS`."""
+    return preference_dataset(read_preferences(path), conversational)
+
+
+def read_preferences(path: str | Path) -> list[dict[str, Any]]:
+    """The validated rows of a preference or comparison file, as dicts of :data:`PREFERENCE_COLUMNS` (no model
+    or tokenizer needed: runs read their data first)."""
     path = str(path)
     columns = set(column_names(path))
     kind = _record_kind(columns)
@@ -133,10 +139,10 @@ def load_preferences(path: str | Path, *, conversational: bool = True):
                          f"prompt/response_a/response_b; found {sorted(columns)}", path=path)
     if not rows:
         raise InputError("no preference rows", path=path)
-    return _to_trl_dataset(rows, conversational)
+    return rows
 
 
-def _to_trl_dataset(rows: list[dict[str, Any]], conversational: bool):
+def preference_dataset(rows: list[dict[str, Any]], conversational: bool):
     """Preference rows -> Dataset; texts as chat turns or plain strings (via the records' own conversion)."""
     from datasets import Dataset, concatenate_datasets
 
@@ -148,22 +154,33 @@ def _to_trl_dataset(rows: list[dict[str, Any]], conversational: bool):
 
 def load_demonstrations(path: str | Path, *, conversational: bool = True):
     """Demonstrations (pluralign records, or TRL prompt/completion, messages or text rows) -> ``Dataset``."""
-    from datasets import Dataset
+    return demonstration_dataset(read_demonstrations(path), conversational)
 
+
+def read_demonstrations(path: str | Path) -> list[Demonstration] | list[dict[str, Any]]:
+    """The validated rows of a demonstration file: ``Demonstration`` records (from records or TRL
+    prompt/completion rows), or ``{"messages": ...}`` / ``{"text": ...}`` dicts."""
     path = str(path)
     columns = set(column_names(path))
     if _record_kind(columns) is Demonstration:
-        ds = to_dataset(read_records(path, Demonstration), conversational=conversational)
-        return ds.select_columns(["prompt", "completion"])
+        return read_records(path, Demonstration)
     if {"prompt", "completion"} <= columns:
-        demos = [Demonstration(prompt=r.prompt, completion=r.completion) for r in _trl_rows(path, TRLCompletionRow)]
-        return to_dataset(demos, conversational=conversational).select_columns(["prompt", "completion"])
+        return [Demonstration(prompt=r.prompt, completion=r.completion) for r in _trl_rows(path, TRLCompletionRow)]
     if "messages" in columns:
-        return Dataset.from_list([r.model_dump(include={"messages"}) for r in _trl_rows(path, TRLMessagesRow)])
+        return [r.model_dump(include={"messages"}) for r in _trl_rows(path, TRLMessagesRow)]
     if "text" in columns:
-        return Dataset.from_list([{"text": r.text} for r in _trl_rows(path, TRLTextRow)])
+        return [{"text": r.text} for r in _trl_rows(path, TRLTextRow)]
     raise InputError(f"expected demonstration columns prompt/completion, messages or text; found {sorted(columns)}",
                      path=path)
+
+
+def demonstration_dataset(rows: list[Demonstration] | list[dict[str, Any]], conversational: bool):
+    """Rows of :func:`read_demonstrations` -> Dataset (prompt/completion as chat turns or text; others as is)."""
+    from datasets import Dataset
+
+    if rows and isinstance(rows[0], Demonstration):
+        return to_dataset(rows, conversational=conversational).select_columns(["prompt", "completion"])
+    return Dataset.from_list(rows)
 
 
 def _record_kind(columns: set[str]):
@@ -204,11 +221,18 @@ def split_by_prompt(dataset, fraction: float, seed: int):
     return dataset.select(train_idx), dataset.select(held_idx)
 
 
-def preference_splits(cfg, tokenizer):
-    """(train, held_out) preference datasets for a run: ``cfg.eval_data`` when given, else ``cfg.eval_split`` of
-    ``cfg.data``'s prompts held out. Conversational when the tokenizer has a chat template."""
+def read_preference_data(cfg) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+    """The validated rows of ``cfg.data`` and ``cfg.eval_data`` (None when not given), read before anything loads."""
+    return read_preferences(cfg.data), read_preferences(cfg.eval_data) if cfg.eval_data else None
+
+
+def preference_splits(cfg, tokenizer, rows):
+    """(train, held_out) preference datasets from :func:`read_preference_data`'s ``rows``: ``cfg.eval_data``
+    when given, else ``cfg.eval_split`` of ``cfg.data``'s prompts held out. Conversational when the tokenizer
+    has a chat template."""
     conversational = getattr(tokenizer, "chat_template", None) is not None
-    train = load_preferences(cfg.data, conversational=conversational)
-    if cfg.eval_data:
-        return train, load_preferences(cfg.eval_data, conversational=conversational)
+    train_rows, held_rows = rows
+    train = preference_dataset(train_rows, conversational)
+    if held_rows is not None:
+        return train, preference_dataset(held_rows, conversational)
     return split_by_prompt(train, cfg.eval_split, cfg.seed)

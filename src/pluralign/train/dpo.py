@@ -20,7 +20,7 @@ from typing import Any
 from pluralign.train.checkpoint import (check_run_dir, load_model, load_tokenizer, lora_config, run_trainer,
                                         trainer_arguments)
 from pluralign.train.config import DPOConfig
-from pluralign.train.data import preference_splits
+from pluralign.train.data import preference_splits, read_preference_data
 
 
 def decided_pairs(dataset):
@@ -30,12 +30,13 @@ def decided_pairs(dataset):
 
 def train_dpo(cfg: DPOConfig) -> dict[str, Any]:
     """DPO-train ``cfg.model`` on ``cfg.data``; returns the run summary with held-out reward accuracy."""
-    check_run_dir(cfg)  # before anything loads
+    check_run_dir(cfg)  # the run directory and the data are checked before anything loads
+    rows = read_preference_data(cfg)
     from trl import DPOConfig as TRLDPOConfig
     from trl import DPOTrainer
 
     tokenizer = load_tokenizer(cfg)
-    train, held_out = preference_splits(cfg, tokenizer)
+    train, held_out = preference_splits(cfg, tokenizer, rows)
     args = TRLDPOConfig(
         **trainer_arguments(cfg, held_out is not None), beta=cfg.beta, loss_type=[cfg.loss_type],
         label_smoothing=cfg.label_smoothing, precompute_ref_log_probs=True,

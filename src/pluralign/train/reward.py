@@ -25,7 +25,7 @@ from pluralign.errors import InputError
 from pluralign.train.checkpoint import (check_run_dir, load_model, load_tokenizer, lora_config, run_trainer,
                                         trainer_arguments)
 from pluralign.train.config import RewardConfig
-from pluralign.train.data import preference_splits
+from pluralign.train.data import preference_splits, read_preference_data
 
 log = logging.getLogger("pluralign.train")
 
@@ -100,11 +100,12 @@ def _prepare(dataset, cfg: RewardConfig):
 
 def train_reward_model(cfg: RewardConfig) -> dict[str, Any]:
     """Train a reward model on ``cfg.data``; returns the run summary with held-out ``eval_accuracy``."""
-    check_run_dir(cfg)  # before anything loads
+    check_run_dir(cfg)  # the run directory and the data are checked before anything loads
+    rows = read_preference_data(cfg)
     from trl import RewardConfig as TRLRewardConfig
 
     tokenizer = load_tokenizer(cfg)
-    train, held_out = preference_splits(cfg, tokenizer)
+    train, held_out = preference_splits(cfg, tokenizer, rows)
     args = TRLRewardConfig(**trainer_arguments(cfg, held_out is not None),
                            center_rewards_coefficient=cfg.center_rewards or None)
     trainer = _trainer_class()(
