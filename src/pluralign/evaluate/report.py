@@ -66,10 +66,11 @@ def provenance(lm: LanguageModel, spec: str) -> dict:
                 out["training"] = json.loads(result.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 out["training"] = "unreadable result.json"
-        run = path.parent.parent
-        if (run / "constitution.json").is_file() or (run / "votes.jsonl").is_file():
+        run = path.parent.parent  # a run directory: RUN/train/model beside RUN/pipeline.toml and the stages
+        if any((run / name).exists() for name in ("pipeline.toml", "constitution.json", "votes.jsonl")):
             out["run"] = str(run)
-            out["run_artifacts"] = sorted(p.name for p in run.iterdir() if p.suffix in (".jsonl", ".json", ".toml"))
+            out["run_artifacts"] = sorted(str(p.relative_to(run)) for p in run.glob("**/*")
+                                          if p.suffix in (".jsonl", ".json", ".toml") and len(p.relative_to(run).parts) <= 2)
     return out
 
 
