@@ -69,7 +69,12 @@ def test_fixed_choices_and_ranges_are_checked_in_python_too():
     with pytest.raises(InputError, match="field 'principles': Input should be 'sample' or 'all'"):
         LabelConfig(principles="most")
     with pytest.raises(InputError, match="field 'clamp_range'"):
-        LabelConfig(clamp_range=(0.7, 0.2))
+        LabelConfig(cot=True, clamp_range=(0.7, 0.2))
+    with pytest.raises(InputError, match="field 'clamp_range': only used with cot"):
+        LabelConfig(clamp_range=(0.3, 0.7))
+    assert LabelConfig(cot=True, clamp_range=(0.3, 0.7)).clamp_range == (0.3, 0.7)
+    with pytest.raises(InputError, match="field 'label_smoothing': only the robust loss uses it, not 'ipo'"):
+        DPOConfig(data="d", loss_type="ipo", label_smoothing=0.1)
     with pytest.raises(InputError, match="field 'rounds'"):
         ReviseConfig(rounds=0)
     with pytest.raises(ValueError):  # assignments are checked as well

@@ -28,9 +28,9 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from pluralign.config import Config
+from pluralign.config import Config, FieldError
 from pluralign.feedback.choice import calibrate, clamp, letter_probabilities, order_average
 from pluralign.feedback.fewshot import ChoiceExample, load_choice_examples, load_cot_examples
 from pluralign.feedback.pairs import Pair
@@ -64,6 +64,13 @@ class LabelConfig(Config):
         if not 0.0 <= value[0] <= value[1] <= 1.0:
             raise ValueError(f"must be 0 <= low <= high <= 1, got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _cot_options_need_cot(self):
+        for name in ("clamp_range", "max_cot_tokens"):
+            if not self.cot and getattr(self, name) != type(self).model_fields[name].default:
+                raise FieldError(name, "only used with cot (chain-of-thought); it would be ignored")
+        return self
 
     @property
     def rule(self) -> str:

@@ -131,3 +131,9 @@ class DPOConfig(RunConfig):
     label_smoothing: float = Field(0.0, ge=0.0, lt=0.5, description="for robust: the probability that a label is "
                                                                    "flipped")
     eval_split: EvalSplit = 0.1
+
+    @model_validator(mode="after")
+    def _smoothing_is_robust_only(self):
+        if self.label_smoothing and self.loss_type != "robust":  # TRL's sigmoid and ipo losses ignore it
+            raise FieldError("label_smoothing", f"only the robust loss uses it, not {self.loss_type!r}")
+        return self
