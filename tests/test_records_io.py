@@ -108,9 +108,12 @@ def test_failed_write_leaves_nothing(tmp_path):
 
 def test_trl_datasets_standard_and_conversational():
     prefs = [r for r in sample_records() if isinstance(r, Preference)]
-    standard = to_dataset(prefs)
-    assert standard.column_names[:4] == ["id", "prompt", "chosen", "rejected"] or {"prompt", "chosen", "rejected"} <= set(standard.column_names)
-    assert isinstance(standard[1]["prompt"], str) and standard[1]["chosen"] == "good"
+    standard = to_dataset([Preference(prompt="plain", chosen="good", rejected="bad")])  # plain text only
+    assert {"prompt", "chosen", "rejected"} <= set(standard.column_names)
+    assert isinstance(standard[0]["prompt"], str) and standard[0]["chosen"] == "good"
+    with pytest.raises(InputError, match="is a conversation"):
+        to_dataset(prefs, conversational=False)  # would merge the system and user turns
+    assert to_dataset(prefs)[0]["prompt"] == CHAT  # a conversation anywhere: conversational, roles kept
     conv = to_dataset(prefs, conversational=True)
     assert conv[0]["prompt"] == CHAT
     assert conv[0]["chosen"] == [{"role": "assistant", "content": "good"}]
@@ -179,3 +182,38 @@ def test_outputs_follow_the_umask_and_folders_are_refused(tmp_path):
         write_records(tmp_path / "folder", sample_records()[:1])
     with pytest.raises(InputError, match="is a file, not a folder"):
         write_records(tmp_path / "out.jsonl" / "x.jsonl", sample_records()[:1])
+
+
+def test_comparison_label_must_agree_with_its_soft_label():
+    base = dict(prompt="p", response_a="a", response_b="b")
+    assert Comparison(**base, label="a", p_a=0.7).p_a == 0.7
+    assert Comparison(**base, label="tie", p_a=0.5).label == "tie"
+    for label, p_a in (("a", 0.3), ("b", 0.8), ("a", 0.5), ("tie", 0.9)):
+        with pytest.raises(ValueError, match="contradicts"):
+            Comparison(**base, label=label, p_a=p_a)
+
+
+def test_new_record_kinds_round_trip(tmp_path):
+    from pluralign.records import PromptRecord, ResponsePair, RevisionChain, RevisionRound
+
+    rows = [PromptRecord(id="r1", prompt="how do I ...", language="French", category="crime", global_or_local="local"),
+            ResponsePair(id="p1", prompt=CHAT, response_a="x", response_b="y"),
+            RevisionChain(id="c1", prompt="q", initial="first", rounds=[RevisionRound(principle="p", critique="c",
+                                                                                      revision="second")])]
+    for record in rows:
+        path = tmp_path / f"{record.kind}.jsonl"
+        write_records(path, [record])
+        assert read_records(path, record.kind) == [record]
+    assert rows[2].final == "second" and rows[1].prompt[0].role == "system"
+    with pytest.raises(InputError, match="global_or_local"):
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text('{"id": "x", "prompt": "p", "global_or_local": "everywhere"}\n')
+        read_records(bad, "prompt")
+
+
+def test_times_must_be_finite(tmp_path):
+    path = tmp_path / "votes.jsonl"
+    path.write_text('{"participant": "p", "statement": "s", "value": 1, "timestamp": 1.5}\n'
+                    '{"participant": "p", "statement": "s", "value": 1, "timestamp": Infinity}\n')
+    with pytest.raises(InputError, match="votes.jsonl:2: field 'timestamp'"):
+        read_records(path, "vote")

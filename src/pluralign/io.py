@@ -235,22 +235,21 @@ def _as_messages(value: Any, role: str) -> list[dict]:
     return [m if isinstance(m, dict) else m.model_dump() for m in value]
 
 
-def _as_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return "\n\n".join(m["content"] if isinstance(m, dict) else m.content for m in value)
-
-
-def to_dataset(records: list[Record], *, conversational: bool = False):
+def to_dataset(records: list[Record], *, conversational: bool | None = None):
     """Records -> ``datasets.Dataset``.
 
     Preference -> TRL's ``prompt``/``chosen``/``rejected``; Demonstration -> ``prompt``/``completion``.
-    ``conversational=True`` gives lists of ``{role, content}`` (prompt as a user turn, answers as assistant
-    turns), else plain strings. Other kinds keep their fields. ``provenance`` is kept as a JSON string column
-    so that TRL's trainers ignore it and :func:`from_dataset` restores it.
+    ``conversational=True`` gives lists of ``{role, content}`` (a text prompt as a user turn, answers as
+    assistant turns), ``False`` plain strings; ``None`` (default): conversational when any record holds a
+    conversation, so no roles are lost. A conversation asked for as plain text is refused (its system and user
+    turns would be merged). Other kinds keep their fields. ``provenance`` is kept as a JSON string column so that
+    TRL's trainers ignore it and :func:`from_dataset` restores it.
     """
     from datasets import Dataset
 
+    if conversational is None:
+        conversational = any(not isinstance(getattr(rec, col), str) for rec in records
+                             for col in _TRL_COLUMNS.get(rec.kind, ()))
     rows = []
     for rec in records:
         row = rec.model_dump(mode="json")
@@ -258,7 +257,10 @@ def to_dataset(records: list[Record], *, conversational: bool = False):
         if cols:
             for col in cols:
                 role = "user" if col == "prompt" else "assistant"
-                row[col] = _as_messages(row[col], role) if conversational else _as_text(row[col])
+                if not conversational and not isinstance(row[col], str):
+                    raise InputError(f"{rec.kind} {getattr(rec, 'id', '')}: field '{col}' is a conversation; "
+                                     "give conversational=True (as plain text its roles would be lost)")
+                row[col] = _as_messages(row[col], role) if conversational else row[col]
         if "provenance" in row:
             row["provenance"] = json.dumps(row["provenance"])
         rows.append(row)

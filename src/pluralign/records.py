@@ -7,6 +7,10 @@ Derived records (Comparison, Ranking, Preference, Principle, Demonstration, Edit
 Prompts and responses are either plain text or a conversation: a list of ``{"role", "content"}`` messages,
 the two shapes TRL accepts ("standard" and "conversational" datasets).
 
+Times (``Vote.timestamp``, ``Statement.created_at``) are seconds since the Unix epoch, finite floats (millisecond
+precision), in every record kind; the elicitation store keeps Polis's integer milliseconds and converts where
+records leave it.
+
 File I/O lives in :mod:`pluralign.io` (JSONL, Parquet, HF ``datasets``).
 """
 
@@ -79,7 +83,7 @@ class Statement(Record):
     author: str | None = None
     conversation: str | None = None
     moderated: Literal[-1, 0, 1] = 0
-    created_at: float | None = None
+    created_at: float | None = Field(default=None, allow_inf_nan=False, description="seconds since the epoch")
 
 
 VOTE_CODES = {"agree": 1, "disagree": -1, "pass": 0}
@@ -95,7 +99,7 @@ class Vote(Record):
     participant: str
     statement: str
     value: Literal[-1, 0, 1]
-    timestamp: float | None = None
+    timestamp: float | None = Field(default=None, allow_inf_nan=False, description="seconds since the epoch")
 
     @field_validator("value", mode="before")
     @classmethod
@@ -111,7 +115,8 @@ class Comparison(Record):
     """A judgement between two responses to one prompt.
 
     label: "a", "b" or "tie"; p_a: soft label, the probability that A is better, in [0, 1].
-    At least one must be given; when only ``label`` is, ``p_a`` follows (1, 0 or 0.5).
+    At least one must be given; when only ``label`` is, ``p_a`` follows (1, 0 or 0.5). When both are, they must
+    agree: "a" needs p_a > 0.5, "b" p_a < 0.5, "tie" p_a = 0.5.
     strength: optional 1..4 on the 8-point A-A-A-A-B-B-B-B scale (4 = "A/B is much better").
     weight: how much this annotator's judgement counts (>= 0).
     """
@@ -134,6 +139,9 @@ class Comparison(Record):
             raise ValueError("needs 'label' (a/b/tie) or 'p_a' (probability that A is better)")
         if self.p_a is None:
             object.__setattr__(self, "p_a", {"a": 1.0, "b": 0.0, "tie": 0.5}[self.label])
+        elif self.label is not None and not {"a": self.p_a > 0.5, "b": self.p_a < 0.5,
+                                             "tie": abs(self.p_a - 0.5) < 1e-12}[self.label]:
+            raise ValueError(f"label {self.label!r} contradicts p_a = {self.p_a} (the probability that A is better)")
         return self
 
 
@@ -234,6 +242,55 @@ class Demonstration(Record):
     provenance: Provenance = Field(default_factory=Provenance)
 
 
+class PromptRecord(Record):
+    """A prompt to ask a model, with what is known of it (red-team prompts: language, harm category, and whether
+    the harm is global or local to a culture)."""
+
+    kind: ClassVar[str] = "prompt"
+    id: str = Field(default_factory=new_id)
+    prompt: Text
+    language: str | None = None
+    category: str | None = None
+    global_or_local: Literal["global", "local"] | None = None
+    provenance: Provenance = Field(default_factory=Provenance)
+
+
+class ResponsePair(Record):
+    """Two responses to one prompt, not yet judged (what ``cai label`` labels)."""
+
+    kind: ClassVar[str] = "response_pair"
+    id: str = Field(default_factory=new_id)
+    prompt: Text
+    response_a: Text
+    response_b: Text
+    provenance: Provenance = Field(default_factory=Provenance)
+
+
+class RevisionRound(BaseModel):
+    """One critique -> revision step under one principle."""
+
+    model_config = ConfigDict(extra="forbid")
+    principle: str
+    critique: str
+    revision: str
+
+
+class RevisionChain(Record):
+    """SL-CAI: a prompt, the model's first response, and each round's critique and revision (Bai et al., 2022).
+    provenance: model, constitution, principles, seed and the sampling config (details)."""
+
+    kind: ClassVar[str] = "revision_chain"
+    id: str
+    prompt: Text
+    initial: str
+    rounds: list[RevisionRound] = Field(default_factory=list)
+    provenance: Provenance = Field(default_factory=Provenance)
+
+    @property
+    def final(self) -> str:
+        return self.rounds[-1].revision if self.rounds else self.initial
+
+
 class Edit(Record):
     """A person's edit of a model response (preference signal for DITTO/PRELUDE-style learning)."""
 
@@ -249,5 +306,5 @@ class Edit(Record):
 RECORD_TYPES: dict[str, type[Record]] = {
     cls.kind: cls
     for cls in (Participant, Statement, Vote, Comparison, Ranking, Preference, Principle, Constitution,
-                Demonstration, Edit)
+                Demonstration, Edit, PromptRecord, ResponsePair, RevisionChain)
 }

@@ -7,12 +7,17 @@ from pluralign.constitution import default_constitution
 from pluralign.feedback.ai_preference import (AIFeedback, LabelConfig, choice_question, conversation_text,
                                               fewshot_block, pick_principles, to_preferences)
 from pluralign.feedback.fewshot import load_choice_examples
-from pluralign.feedback.pairs import Pair
+from pluralign.records import ResponsePair
+
+
+def pair(id, prompt, a, b):
+    return ResponsePair(id=id, prompt=prompt, response_a=a, response_b=b)
+
 
 PAIRS = [
-    Pair("p1", "How do I bake bread?", "Mix flour, water, yeast and salt, then knead.", "No."),
-    Pair("p2", [{"role": "user", "content": "Say something nice."}], "You are doing great!", "Whatever."),
-    Pair("p3", "How do I pick a lock?", "I can't help break into places.", "Use a tension wrench and a pick."),
+    pair("p1", "How do I bake bread?", "Mix flour, water, yeast and salt, then knead.", "No."),
+    pair("p2", [{"role": "user", "content": "Say something nice."}], "You are doing great!", "Whatever."),
+    pair("p3", "How do I pick a lock?", "I can't help break into places.", "Use a tension wrench and a pick."),
 ]
 
 
@@ -47,7 +52,7 @@ def test_order_averaged_labels_are_antisymmetric(tiny_lm):
     cons = default_constitution()
     labeller = AIFeedback(tiny_lm, cons, LabelConfig(fewshot=2, seed=1))
     forward = labeller.label(PAIRS)
-    swapped = labeller.label([Pair(p.id, p.prompt, p.response_b, p.response_a) for p in PAIRS])
+    swapped = labeller.label([pair(p.id, p.prompt, p.response_b, p.response_a) for p in PAIRS])
     p, q = np.array([c.p_a for c in forward]), np.array([c.p_a for c in swapped])
     np.testing.assert_allclose(p + q, 1.0, atol=1e-6)
     assert all(c.provenance.principles and c.provenance.model == "tiny" for c in forward)
@@ -57,7 +62,7 @@ def test_order_averaged_labels_are_antisymmetric(tiny_lm):
 def test_single_order_keeps_the_bias(tiny_lm):
     labeller = AIFeedback(tiny_lm, default_constitution(), LabelConfig(both_orders=False, calibrate=False))
     forward = np.array([c.p_a for c in labeller.label(PAIRS)])
-    swapped = np.array([c.p_a for c in labeller.label([Pair(p.id, p.prompt, p.response_b, p.response_a)
+    swapped = np.array([c.p_a for c in labeller.label([pair(p.id, p.prompt, p.response_b, p.response_a)
                                                         for p in PAIRS])])
     assert np.abs(forward + swapped - 1.0).max() > 1e-4
 

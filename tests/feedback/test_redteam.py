@@ -45,10 +45,11 @@ def test_synthesized_prompts_carry_the_seed_in_provenance(tiny_lm):
     assert rows, "at least one new prompt is kept"
     by_seed = {s["id"]: s for s in SEEDS}
     for row in rows:
-        seed = by_seed[row["provenance"]["source"]]
-        assert row["language"] == seed["language"] and row["provenance"]["details"]["category"] == seed["category"]
-        assert row["provenance"]["details"]["global_or_local"] == seed["global_or_local"]
-        assert row["prompt"] not in {s["prompt"] for s in SEEDS}
-    vectors = embed([r["prompt"] for r in rows])
+        assert row.kind == "prompt"
+        seed = by_seed[row.provenance.source]
+        assert row.language == seed["language"] and row.provenance.details["category"] == seed["category"]
+        assert row.global_or_local == row.provenance.details["global_or_local"] == seed["global_or_local"]
+        assert row.prompt not in {s["prompt"] for s in SEEDS}
+    vectors = embed([r.prompt for r in rows])
     sims = vectors @ vectors.T - np.eye(len(rows)) * 2
     assert sims.max() < 0.95

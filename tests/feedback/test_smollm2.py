@@ -6,17 +6,21 @@ import pytest
 from pluralign.constitution import default_constitution
 from pluralign.feedback.ai_preference import AIFeedback, LabelConfig, to_preferences
 from pluralign.feedback.choice import letter_probabilities, yes_probabilities
-from pluralign.feedback.pairs import Pair
+from pluralign.records import ResponsePair
+
+
+def pair(id, prompt, a, b):
+    return ResponsePair(id=id, prompt=prompt, response_a=a, response_b=b)
 
 pytestmark = pytest.mark.slow
 
 PAIRS = [
-    Pair("lock", "How do I get into my neighbour's house when they are away?",
+    pair("lock", "How do I get into my neighbour's house when they are away?",
          "I can't help you enter someone else's home without permission.",
          "Check under the doormat for a key, or break a back window quietly."),
-    Pair("sad", "I failed my exam and feel awful.", "You're useless, nobody cares.",
+    pair("sad", "I failed my exam and feel awful.", "You're useless, nobody cares.",
          "I'm sorry, that's really hard. One exam doesn't define you; would a study plan for the retake help?"),
-    Pair("soup", "How long should I boil an egg?", "About 7 minutes for a firm yolk.", "Eggs are boring."),
+    pair("soup", "How long should I boil an egg?", "About 7 minutes for a firm yolk.", "Eggs are boring."),
 ]
 
 
@@ -25,7 +29,7 @@ def test_real_labelling_run(smollm2):
     labelled = labeller.label(PAIRS)
     p = np.array([c.p_a for c in labelled])
     assert np.all((p > 0) & (p < 1)) and np.ptp(p) > 1e-3  # soft labels, not a constant
-    swapped = labeller.label([Pair(x.id, x.prompt, x.response_b, x.response_a) for x in PAIRS])
+    swapped = labeller.label([pair(x.id, x.prompt, x.response_b, x.response_a) for x in PAIRS])
     np.testing.assert_allclose(p + np.array([c.p_a for c in swapped]), 1.0, atol=1e-6)
     prefs = to_preferences(labelled)
     assert all(c.provenance.model == "SmolLM2-135M-Instruct" and c.provenance.principles for c in labelled)

@@ -14,9 +14,9 @@ from pluralign.lazy import lazy_getattr
 # Names resolve on first use, so that importing the command line (``.cli``) does not load torch.
 _HOME = {"AIFeedback": "ai_preference", "LabelConfig": "ai_preference", "to_preferences": "ai_preference",
          "ReviseConfig": "critique", "revise": "critique", "sft_records": "critique",
-         "Pair": "pairs", "read_pairs": "pairs", "sample_pairs": "pairs"}
+         "read_pairs": "pairs", "sample_pairs": "pairs"}
 
 __getattr__ = lazy_getattr(__name__, _HOME)
 
-__all__ = ["AIFeedback", "LabelConfig", "Pair", "ReviseConfig", "read_pairs", "revise", "sample_pairs",
+__all__ = ["AIFeedback", "LabelConfig", "ReviseConfig", "read_pairs", "revise", "sample_pairs",
            "sft_records", "to_preferences"]

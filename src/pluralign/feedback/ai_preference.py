@@ -33,9 +33,8 @@ from pydantic import Field, field_validator, model_validator
 from pluralign.config import Config, FieldError
 from pluralign.feedback.choice import calibrate, clamp, letter_probabilities, order_average
 from pluralign.feedback.fewshot import ChoiceExample, load_choice_examples, load_cot_examples
-from pluralign.feedback.pairs import Pair
 from pluralign.lm.base import LanguageModel, as_messages
-from pluralign.records import Comparison, Constitution, Preference, Principle, Provenance, Text
+from pluralign.records import Comparison, Constitution, Preference, Principle, Provenance, ResponsePair, Text
 
 CONTENT_FREE = "N/A"
 _OPTIONS_SUFFIX = re.compile(r"\s*Options:\s*$")
@@ -215,16 +214,19 @@ class AIFeedback:
         per_pair = np.array([p[owner == i].mean() for i in range(len(prompts))])
         return per_pair, [[pr.id for pr in ps] for ps in chosen]
 
-    def label(self, pairs: Sequence[Pair], progress: Callable[[int], None] | None = None,
+    def label(self, pairs: Sequence[ResponsePair], progress: Callable[[int], None] | None = None,
               source: str | None = None) -> list[Comparison]:
-        """Soft-label response pairs: Comparison records with ``p_a`` and provenance."""
+        """Soft-label response pairs: Comparison records with ``p_a`` and provenance (the principles asked, the
+        model, and the pair's own provenance: the people behind it, under ``details["pair"]``)."""
         p, principle_ids = self.probabilities([x.prompt for x in pairs], [x.response_a for x in pairs],
                                               [x.response_b for x in pairs], progress)
         return [
             Comparison(id=x.id, prompt=x.prompt, response_a=x.response_a, response_b=x.response_b, p_a=float(pa),
                        annotator=f"ai:{self.lm.name}",
                        provenance=Provenance(principles=ids, rule=self.config.rule, model=self.lm.name, source=source,
-                                             details={"seed": self.config.seed, "constitution": self.constitution.name}))
+                                             participants=list(x.provenance.participants),
+                                             details={"seed": self.config.seed, "constitution": self.constitution.name,
+                                                      "pair": x.provenance.model_dump(mode="json")}))
             for x, pa, ids in zip(pairs, p, principle_ids)
         ]
 

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from pluralign.errors import InputError
-from pluralign.cli_options import ModelOpt, SeedOpt
+from pluralign.cli_options import BatchSizeOpt, ModelOpt, SeedOpt
 
 cai_app = typer.Typer(help="Constitutional AI: critique/revision data and AI preference labels.", no_args_is_help=True)
 
@@ -66,7 +66,7 @@ def revise_cmd(
     sft = sft or _sibling(out, ".sft.jsonl")
     finished_ids(out)  # a wrong --out or --sft fails here, before the model loads
     check_output_file(sft)
-    lm = load_model(model)
+    lm = load_model(model, batch_size=batch_size)
     with progress_bar("critique/revise", len(rows)) as advance:
         done_now = revise(lm, rows, cons, examples, out, config, progress=advance)
     n = write_records(sft, sft_records(read_chains(out), every_round=every_round))
@@ -79,24 +79,24 @@ def pairs_cmd(
     prompts: Annotated[Path, typer.Option(help="JSONL with a 'prompt' per line")],
     out: Annotated[Path, typer.Option(help="pairs JSONL: id, prompt, response_a, response_b, model, seed")],
     model: ModelOpt = "default",
+    batch_size: BatchSizeOpt = None,
     temperature: Annotated[float, typer.Option(min=0.0, help="sampling temperature (0: greedy)")] = 1.0,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="most tokens per generated text")] = 96,
     seed: SeedOpt = 0,
 ) -> None:
     """Sample two responses per prompt from a policy, to be labelled."""
     from pluralign.feedback.pairs import sample_pairs
-    from pluralign.io import write_jsonl
+    from pluralign.io import write_records
     from pluralign.lm import load_model
     from pluralign.lm.cli import read_prompts
     from pluralign.progress import progress_bar
 
     rows = read_prompts(prompts)
-    lm = load_model(model)
+    lm = load_model(model, batch_size=batch_size)
     with progress_bar("sampling pairs", len(rows)) as advance:
         pairs = sample_pairs(lm, rows, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed,
                              progress=advance)
-    write_jsonl(out, ({"id": p.id, "prompt": p.prompt, "response_a": p.response_a, "response_b": p.response_b,
-                       "model": lm.name, "seed": seed} for p in pairs))
+    write_records(out, pairs)
     typer.echo(f"wrote {len(pairs)} pairs to {out}")
 
 
@@ -131,6 +131,7 @@ def label_cmd(
     constitution: ConstitutionOpt = None,
     preferences: Annotated[Optional[Path], typer.Option(help="TRL preference records; default OUT.preferences.jsonl")] = None,
     model: ModelOpt = "default",
+    batch_size: BatchSizeOpt = None,
     principles: Principles = "sample",
     both_orders: BothOrders = True,
     calibrate: Calibrate = True,
@@ -150,8 +151,8 @@ def label_cmd(
     from pluralign.progress import progress_bar
 
     items, cons = read_pairs(pairs), _constitution(constitution)
-    labeller = _labeller(load_model(model), cons, principles, both_orders, calibrate, chat, fewshot, fewshot_file,
-                         cot, clamp, seed, low_precision)
+    labeller = _labeller(load_model(model, batch_size=batch_size), cons, principles, both_orders, calibrate, chat,
+                         fewshot, fewshot_file, cot, clamp, seed, low_precision)
     asks = len(items) * (len(cons.principles) if principles == "all" else 1) * (2 if both_orders else 1)
     with progress_bar("labelling", asks) as advance:
         comparisons = labeller.label(items, progress=advance, source=str(pairs))
@@ -166,6 +167,7 @@ def eval_cmd(
     comparisons: Annotated[Path, typer.Option(help="Anthropic format {prompt, corrects, incorrects} (.jsonl/.json)")],
     constitution: ConstitutionOpt = None,
     model: ModelOpt = "default",
+    batch_size: BatchSizeOpt = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="only the first N items")] = None,
     principles: Principles = "sample",
     both_orders: BothOrders = True,
@@ -195,8 +197,9 @@ def eval_cmd(
     items = read_items(comparisons, limit)
     solved = [it for it in read_items(fewshot_file) if it.multiple_choice] if fewshot_file else []
     shots = solved[:fewshot]  # a file of solved questions is read as such, even when none are asked for
-    labeller = _labeller(load_model(model), _constitution(constitution), principles, both_orders, calibrate, chat,
-                         fewshot, fewshot_file if not solved else None, False, "0.4,0.6", seed, low_precision)
+    labeller = _labeller(load_model(model, batch_size=batch_size), _constitution(constitution), principles,
+                         both_orders, calibrate, chat, fewshot, fewshot_file if not solved else None, False,
+                         "0.4,0.6", seed, low_precision)
     per_pair = len(labeller.constitution.principles) if principles == "all" else 1
     if contrast_question and not yes_question:
         raise InputError("--contrast-question needs --yes-question")
@@ -229,19 +232,20 @@ def prompts_cmd(
     threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="cosine at or above which a prompt is a "
                                                                      "duplicate")] = 0.9,
     model: ModelOpt = "default",
+    batch_size: BatchSizeOpt = None,
     temperature: Annotated[float, typer.Option(min=0.0, help="sampling temperature (0: greedy)")] = 1.0,
     seed: SeedOpt = 0,
 ) -> None:
     """Synthesize red-team prompts by rephrasing seeds per language and harm category, deduplicated."""
     from pluralign.feedback.redteam import RedTeamConfig, read_seeds, synthesize
-    from pluralign.io import write_jsonl
+    from pluralign.io import write_records
     from pluralign.lm import load_model
     from pluralign.progress import progress_bar
 
     rows = read_seeds(seeds)
-    lm = load_model(model)
+    lm = load_model(model, batch_size=batch_size)
     with progress_bar("rephrasing", len(rows)) as advance:
         new = synthesize(lm, rows, RedTeamConfig(n=n, threshold=threshold, temperature=temperature, seed=seed),
                          progress=advance)
-    write_jsonl(out, new)
+    write_records(out, new)
     typer.echo(f"kept {len(new)} of {len(rows) * n} generated prompts: {out}")

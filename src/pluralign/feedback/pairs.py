@@ -2,32 +2,24 @@
 
 A pairs file is JSONL with, per line, a ``prompt`` (text or chat messages) and either ``response_a`` and
 ``response_b`` or a ``responses`` list of at least two (what ``pluralign generate --n 2`` writes); ``id`` is
-optional (the line number otherwise).
+optional (the line number otherwise), and so is ``provenance`` (kept: :class:`~pluralign.records.ResponsePair`
+records, what ``cai pairs`` writes, read back as they are).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from pluralign.errors import InputError
 from pluralign.io import iter_jsonl
 from pluralign.lm.base import LanguageModel, as_messages
-from pluralign.records import Text
+from pluralign.records import Provenance, ResponsePair
 
 
-@dataclass(frozen=True)
-class Pair:
-    """Two responses to one prompt, not yet judged."""
-
-    id: str
-    prompt: Text
-    response_a: str
-    response_b: str
-
-
-def read_pairs(path: str | Path) -> list[Pair]:
+def read_pairs(path: str | Path) -> list[ResponsePair]:
     """Validate a pairs file; errors name the line and field."""
     path, pairs = str(path), []
     for line, row in iter_jsonl(path):
@@ -51,7 +43,12 @@ def read_pairs(path: str | Path) -> list[Pair]:
             if not isinstance(value, str):
                 raise InputError("missing or not text (give response_a and response_b, or responses)",
                                  path=path, line=line, field=name)
-        pairs.append(Pair(str(row.get("id", line)), prompt, responses[0], responses[1]))
+        try:
+            provenance = Provenance.model_validate(row.get("provenance") or {})
+        except ValidationError as err:
+            raise InputError(err.errors()[0]["msg"], path=path, line=line, field="provenance") from None
+        pairs.append(ResponsePair(id=str(row.get("id", line)), prompt=prompt, response_a=responses[0],
+                                  response_b=responses[1], provenance=provenance))
     if not pairs:
         raise InputError("no pairs", path=path)
     return pairs
@@ -59,10 +56,13 @@ def read_pairs(path: str | Path) -> list[Pair]:
 
 def sample_pairs(lm: LanguageModel, rows: Sequence[dict], *, temperature: float = 1.0, max_new_tokens: int = 96,
                  repetition_penalty: float | None = 1.1, seed: int = 0,
-                 progress: Callable[[int], None] | None = None) -> list[Pair]:
+                 progress: Callable[[int], None] | None = None) -> list[ResponsePair]:
     """Two samples per ``{"id", "prompt"}`` row from the policy (temperature 1 by default, as in RL-CAI)."""
     prompts = [r["prompt"] if isinstance(r["prompt"], list) else [{"role": "user", "content": r["prompt"]}]
                for r in rows]
     outputs = lm.generate(prompts, n=2, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed,
                           repetition_penalty=repetition_penalty, progress=progress)
-    return [Pair(str(r["id"]), r["prompt"], out[0], out[1]) for r, out in zip(rows, outputs)]
+    sampling = {"temperature": temperature, "max_new_tokens": max_new_tokens, "seed": seed}
+    return [ResponsePair(id=str(r["id"]), prompt=r["prompt"], response_a=out[0], response_b=out[1],
+                         provenance=Provenance(rule="cai-pairs/two-samples", model=lm.name, details=sampling))
+            for r, out in zip(rows, outputs)]

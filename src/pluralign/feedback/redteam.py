@@ -20,7 +20,7 @@ from pluralign.config import Config
 from pluralign.errors import InputError
 from pluralign.io import iter_jsonl
 from pluralign.lm.base import LanguageModel
-from pluralign.records import Provenance
+from pluralign.records import PromptRecord, Provenance
 
 _LEAD = re.compile(r"^\s*(?:new question|question|prompt|here is[^:]*)\s*:\s*", re.IGNORECASE)
 
@@ -82,8 +82,9 @@ def keep_novel(candidates: np.ndarray, reference: np.ndarray, threshold: float) 
 
 
 def synthesize(lm: LanguageModel, seeds: Sequence[dict], config: RedTeamConfig | None = None,
-               progress: Callable[[int], None] | None = None) -> list[dict]:
-    """New prompts from seeds, deduplicated against the seeds and each other. One row per kept prompt."""
+               progress: Callable[[int], None] | None = None) -> list[PromptRecord]:
+    """New prompts from seeds, deduplicated against the seeds and each other: one record per kept prompt, with
+    the seed's language, category and global/local flag, and its provenance."""
     from pluralign.embed import embed
 
     config = config or RedTeamConfig()
@@ -95,12 +96,10 @@ def synthesize(lm: LanguageModel, seeds: Sequence[dict], config: RedTeamConfig |
     rows = []
     for k, i in enumerate(kept):
         seed, text = candidates[i]
-        rows.append({
-            "id": f"{seed['id']}-syn{k}", "prompt": text, "language": seed["language"], "category": seed["category"],
-            "global_or_local": seed["global_or_local"],
-            "provenance": Provenance(rule="cai-prompts/rephrase", model=lm.name, source=seed["id"], details={
+        rows.append(PromptRecord(
+            id=f"{seed['id']}-syn{k}", prompt=text, language=seed["language"], category=seed["category"],
+            global_or_local=seed["global_or_local"],
+            provenance=Provenance(rule="cai-prompts/rephrase", model=lm.name, source=seed["id"], details={
                 "seed_prompt": seed["id"], "language": seed["language"], "category": seed["category"],
-                "global_or_local": seed["global_or_local"], "threshold": config.threshold,
-                "seed": config.seed}).model_dump(mode="json"),
-        })
+                "global_or_local": seed["global_or_local"], "threshold": config.threshold, "seed": config.seed})))
     return rows

@@ -13,7 +13,9 @@ from __future__ import annotations
 from pluralign.lm.base import LanguageModel, Prompt, Score
 
 
-def load_model(spec: str | None = None, **kwargs) -> LanguageModel:
+def load_model(spec: str | None = None, batch_size: int | None = None, **kwargs) -> LanguageModel:
+    """The model ``spec`` names. batch_size: rows per forward pass of a local transformers model (None: sized
+    per batch from the rows' lengths); a server (openai:, llamacpp:) batches on its side."""
     spec = (spec or "default").strip()
     if spec.startswith("openai:"):
         from pluralign.lm.openai import OpenAIBackend
@@ -26,7 +28,7 @@ def load_model(spec: str | None = None, **kwargs) -> LanguageModel:
         return LlamaCppBackend(spec[len("llamacpp:") :] or None, **kwargs)
     from pluralign.lm.hf import HFBackend
 
-    return HFBackend(spec.removeprefix("hf:"), **kwargs)
+    return HFBackend(spec.removeprefix("hf:"), batch_size=batch_size, **kwargs)
 
 
 __all__ = ["LanguageModel", "Prompt", "Score", "load_model"]

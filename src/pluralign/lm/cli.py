@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pluralign.cli_options import ModelOpt, SeedOpt
+from pluralign.cli_options import BatchSizeOpt, ModelOpt, SeedOpt
 from pluralign.errors import InputError
 
 model_app = typer.Typer(help="Inspect and serve models (info, serve).", no_args_is_help=True)
@@ -74,6 +74,7 @@ def generate(
     prompts: Annotated[Path, typer.Option(help="JSONL with a 'prompt' per line (text or chat messages)")],
     out: Annotated[Path, typer.Option(help="JSONL to write: id, prompt, responses, model, seed")],
     model: ModelOpt = "default",
+    batch_size: BatchSizeOpt = None,
     n: Annotated[int, typer.Option(min=1, help="samples per prompt")] = 1,
     temperature: Annotated[float, typer.Option(min=0.0, help="sampling temperature (0: greedy)")] = 0.7,
     top_p: Annotated[float, typer.Option(min=0.0, max=1.0, help="nucleus sampling: keep this much probability")] = 1.0,
@@ -86,7 +87,7 @@ def generate(
     from pluralign.progress import progress_bar
 
     rows = read_prompts(prompts)
-    lm = load_model(model)
+    lm = load_model(model, batch_size=batch_size)
     with progress_bar("generating", len(rows)) as advance:
         outputs = lm.generate([r["prompt"] for r in rows], n=n, temperature=temperature, top_p=top_p,
                               max_new_tokens=max_new_tokens, seed=seed, progress=advance)

@@ -19,10 +19,11 @@ import numpy as np
 from rich.markup import escape
 
 from pluralign.errors import InputError
-from pluralign.pipeline.context import Context, write_json
-from pluralign.train.config import DPOConfig, RewardConfig
+from pluralign.pipeline.context import Context, read_candidates, write_json
+from pluralign.train.config import DPOConfig, RewardConfig, SFTConfig
 
-TRAIN_METHODS = {"dpo": (DPOConfig, "pluralign.train.dpo:train_dpo"),
+TRAIN_METHODS = {"sft": (SFTConfig, "pluralign.train.sft:train_sft"),
+                 "dpo": (DPOConfig, "pluralign.train.dpo:train_dpo"),
                  "rm": (RewardConfig, "pluralign.train.reward:train_reward_model")}
 BUILTIN_CONTROL = Path(__file__).with_name("control.jsonl")
 
@@ -33,15 +34,18 @@ def prompt_files(stage) -> list[str]:
     return [stage.prompts] if isinstance(stage.prompts, str) else []
 
 
-def run_responses(ctx: Context) -> None:
-    s = ctx.stage
-    if isinstance(s.prompts, str):
+def stage_prompts(prompts: list[str] | str) -> list:
+    """Prompt texts, or the prompts of a JSONL file (text or chat messages), as chat messages."""
+    if isinstance(prompts, str):
         from pluralign.lm.cli import read_prompts
 
-        prompts = [row["prompt"] for row in read_prompts(Path(s.prompts))]
-    else:
-        prompts = list(s.prompts)
-    prompts = [[{"role": "user", "content": p}] if isinstance(p, str) else p for p in prompts]
+        prompts = [row["prompt"] for row in read_prompts(Path(prompts))]
+    return [[{"role": "user", "content": p}] if isinstance(p, str) else p for p in prompts]
+
+
+def run_responses(ctx: Context) -> None:
+    s = ctx.stage
+    prompts = stage_prompts(s.prompts)
     chats = [[{"role": "system", "content": style}, *prompt] for prompt in prompts for style in s.styles]
     lm = ctx.lm()
     samples = lm.generate(chats, temperature=s.temperature, max_new_tokens=s.max_new_tokens, seed=ctx.seed,
@@ -76,17 +80,19 @@ def wilson(k: int, n: int) -> tuple[float, float]:
 
 
 def run_ai_labels(ctx: Context) -> None:
-    from pluralign.feedback import AIFeedback, LabelConfig, Pair
+    from pluralign.feedback import AIFeedback, LabelConfig
     from pluralign.feedback.ai_preference import to_preferences
     from pluralign.feedback.evaluate import evaluate, read_items
     from pluralign.io import load_constitution, read_records, write_records
+    from pluralign.records import ResponsePair
 
     s = ctx.stage
     constitution = load_constitution(ctx.input("constitution") / "constitution.json")
     human = read_records(ctx.input("social_choice") / "preferences.jsonl", "preference")
     labeller = AIFeedback(ctx.lm(), constitution, LabelConfig(principles=s.principles, chat=s.chat,
                                                               low_precision=s.low_precision, seed=ctx.seed))
-    pairs = [Pair(f"ai-{i}", pref.prompt, pref.chosen, pref.rejected) for i, pref in enumerate(human)]
+    pairs = [ResponsePair(id=f"ai-{i}", prompt=pref.prompt, response_a=pref.chosen, response_b=pref.rejected,
+                          provenance=pref.provenance) for i, pref in enumerate(human)]
     comparisons = labeller.label(pairs, source=str(ctx.input("social_choice") / "preferences.jsonl"))
     write_records(ctx.out / "ai_comparisons.jsonl", comparisons)
     write_records(ctx.out / "ai_preferences.jsonl", to_preferences(comparisons))
@@ -111,6 +117,34 @@ def run_ai_labels(ctx: Context) -> None:
     else:
         ctx.say(line)
     ctx.figures.update(control_accuracy=result.accuracy, at_chance=at_chance, labelled=len(comparisons))
+
+
+# ---- SL-CAI -------------------------------------------------------------------------------------------------
+
+def run_sl_cai(ctx: Context) -> None:
+    from pluralign.feedback.critique import ReviseConfig, read_chains, revise, sft_records
+    from pluralign.feedback.fewshot import load_critique_examples
+    from pluralign.io import load_constitution, write_records
+
+    s = ctx.stage
+    if s.prompts is not None:
+        prompts = stage_prompts(s.prompts)
+    elif ctx.has("responses"):
+        prompts = [row["prompt"] for row in read_candidates(ctx.input("responses"))]
+    else:
+        raise InputError("give prompts, or put a responses stage before it", field=f"stages.{ctx.name}.prompts")
+    rows = [{"id": f"q{i}", "prompt": "\n\n".join(m["content"] for m in p if m["role"] == "user")}
+            for i, p in enumerate(prompts)]
+    constitution = load_constitution(ctx.input("constitution") / "constitution.json")
+    config = ReviseConfig(rounds=s.rounds, max_new_tokens=s.max_new_tokens, temperature=s.temperature,
+                          repetition_penalty=s.repetition_penalty, seed=ctx.seed)
+    examples = load_critique_examples() if s.fewshot else []
+    revise(ctx.lm(), rows, constitution, examples, ctx.out / "chains.jsonl", config)  # resumes by prompt id
+    demos = sft_records(read_chains(ctx.out / "chains.jsonl"))
+    write_records(ctx.out / "demonstrations.jsonl", demos)
+    ctx.say(f"{len(demos)} prompts critiqued and revised under the people's constitution ({s.rounds} round(s)); "
+            f"the first revision: {escape(repr(demos[0].completion[:160])) if demos else '-'}")
+    ctx.figures.update(demonstrations=len(demos))
 
 
 # ---- training ------------------------------------------------------------------------------------------------
@@ -150,10 +184,13 @@ def run_train(ctx: Context) -> None:
     from pluralign.train.config import load_config, save_config
 
     s = ctx.stage
-    prefs = read_records(ctx.input("social_choice") / "preferences.jsonl", "preference")
-    if ctx.has("ai_labels"):
-        prefs += read_records(ctx.input("ai_labels") / "ai_preferences.jsonl", "preference")
-    write_records(ctx.out / "data.jsonl", prefs)
+    if s.method == "sft":
+        rows = read_records(ctx.input("sl_cai") / "demonstrations.jsonl", "demonstration")
+    else:
+        rows = read_records(ctx.input("social_choice") / "preferences.jsonl", "preference")
+        if ctx.has("ai_labels"):
+            rows += read_records(ctx.input("ai_labels") / "ai_preferences.jsonl", "preference")
+    write_records(ctx.out / "data.jsonl", rows)
     cls, runner = TRAIN_METHODS[s.method]
     if ctx.model.startswith(("openai:", "llamacpp:")):
         raise InputError("training needs local weights (a transformers directory, a .gguf file or 'default')",
@@ -165,7 +202,8 @@ def run_train(ctx: Context) -> None:
     config_path.write_text("".join(f"{k} = {_toml(v)}\n" for k, v in values.items()), encoding="utf-8")
     config = load_config(config_path, cls)
     save_config(config, config_path)  # every resolved key, as the training command will read it
-    ctx.say(f"{s.method} on {len(prefs)} preference pairs, {config.steps} steps"
+    ctx.say(f"{s.method} on {len(rows)} {'demonstrations' if s.method == 'sft' else 'preference pairs'}, "
+            f"{config.steps} steps"
             + (f", {s.launcher.num_processes} processes under accelerate launch" if s.launcher.kind == "accelerate"
                else ""))
     if s.launcher.kind == "accelerate":
@@ -174,7 +212,8 @@ def run_train(ctx: Context) -> None:
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         (ctx.out / "launch.log").write_text(done.stdout, encoding="utf-8")
         if done.returncode != 0:
-            tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+            errors = [line for line in done.stdout.splitlines() if "Error:" in line] or done.stdout.splitlines()[-1:]
+            tail = errors[0].strip() if errors else ""  # the first error is the cause; later ones are its echoes
             raise RuntimeError(f"accelerate launch exited with {done.returncode}: {tail} "
                                f"(log: {ctx.out / 'launch.log'})")
         summary = json.loads((ctx.out / "run" / "result.json").read_text())

@@ -174,23 +174,24 @@ def from_columns(prompt_codes: np.ndarray, prompts: list, candidates, order, ann
     ranked_ballot, ranked_tier = np.repeat(tier_ballot, tier_len), np.repeat(tier_number, tier_len)
 
     # candidate slots: each prompt's distinct listed names in first-seen order
-    key = prompt_codes[listed_ballot] * n_names + listed_code
-    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    # hash tables (Arrow) rather than sorts: the distinct (prompt, name) keys come out in first-seen order
+    keys = pc.dictionary_encode(pa.array(prompt_codes[listed_ballot] * n_names + listed_code))
+    uniq, inverse = keys.dictionary.to_numpy(), keys.indices.to_numpy().astype(np.int64)
     uniq_prompt = uniq // n_names
-    seen_order = np.lexsort((first, uniq_prompt))
+    seen_order = np.argsort(uniq_prompt, kind="stable")
     per_prompt = np.bincount(uniq_prompt, minlength=P)
     cand_slot = np.empty(len(uniq), np.int64)
     cand_slot[seen_order] = np.arange(len(uniq)) - np.repeat(np.cumsum(per_prompt) - per_prompt, per_prompt)
     C = int(per_prompt.max())
-    ranked_key = prompt_codes[ranked_ballot] * n_names + ranked_code
-    ranked_slot = cand_slot[np.minimum(np.searchsorted(uniq, ranked_key), len(uniq) - 1)]
+    ranked_at = pc.index_in(pa.array(prompt_codes[ranked_ballot] * n_names + ranked_code), value_set=keys.dictionary)
+    found = ranked_at.is_valid().to_numpy(zero_copy_only=False)
+    ranked_slot = cand_slot[ranked_at.fill_null(0).to_numpy().astype(np.int64)]
 
     ranks = np.full((P, A, C), C + 1, np.int16)
     ranks[prompt_codes[listed_ballot], slot[listed_ballot], cand_slot[inverse]] = C  # shown, unranked so far
     if validate:  # Ranking's rules: distinct candidates; order names listed ones, each once
         _check(np.bincount(listed_ballot, minlength=n) == (ranks <= C).sum(axis=2)[prompt_codes, slot], ids,
                "candidates must be distinct")
-        found = uniq[np.minimum(np.searchsorted(uniq, ranked_key), len(uniq) - 1)] == ranked_key
         at = (prompt_codes[ranked_ballot], slot[ranked_ballot], ranked_slot)
         _check(np.bincount(ranked_ballot, found & (ranks[at] == C), minlength=n) == np.bincount(ranked_ballot, minlength=n),
                ids, "order names a candidate the ranking does not list")
@@ -220,14 +221,15 @@ def _check(ok: np.ndarray, ids, message: str) -> None:
 
 def _check_annotators_once(prompt_codes: np.ndarray, annotators, ids, who: list) -> None:
     """An annotator ranks each prompt at most once; the error names the second ranking."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     encoded = pc.dictionary_encode(annotators)
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     named = np.nonzero(codes >= 0)[0]
     key = prompt_codes[named] * (len(encoded.dictionary) + 1) + codes[named]
-    _, first = np.unique(key, return_index=True)
-    if len(first) < len(named):
+    if pc.count_distinct(pa.array(key)).as_py() < len(named):
+        _, first = np.unique(key, return_index=True)
         repeated = np.setdiff1d(np.arange(len(named)), first)[0]
         b = int(named[repeated])
         raise InputError(f"ranking {ids[b]}: annotator {who[b]!r} ranks this prompt twice")
