@@ -53,9 +53,8 @@ def test_bad_parquet_rows_name_the_row(tmp_path):
 
 def test_good_trl_rows_still_load_with_mixed_text_and_turns(tmp_path):
     turns = [{"role": "user", "content": "Hi?"}]
-    prefs = load_preferences(_jsonl(tmp_path, [GOOD, {**GOOD, "prompt": turns, "p_chosen": 0.75, "margin": 1}]),
-                             conversational=False)
-    assert prefs["p_chosen"] == [1.0, 0.75] and prefs["prompt"] == ["Hi?", "Hi?"] and prefs["margin"][1] == 1.0
+    prefs = load_preferences(_jsonl(tmp_path, [GOOD, {**GOOD, "prompt": turns, "p_chosen": 0.75, "margin": 1}]))
+    assert prefs["p_chosen"] == [1.0, 0.75] and prefs["prompt"] == [turns, turns] and prefs["margin"][1] == 1.0
     demos = load_demonstrations(_jsonl(tmp_path, [{"prompt": "Hi?", "completion": "Hello"},
                                                   {"prompt": turns, "completion": "Hey"}], "sft.jsonl"))
     assert demos.column_names == ["prompt", "completion"] and len(demos) == 2
