@@ -9,6 +9,7 @@ from pluralign.errors import InputError
 from pluralign.feedback.critique import (ReviseConfig, cut_section, finished_ids, principle_for, read_chains, revise,
                                          sft_records)
 from pluralign.feedback.fewshot import load_critique_examples
+from pluralign.records import Provenance, RevisionChain, RevisionRound
 
 ROWS = [{"id": f"q{i}", "prompt": f"Question number {i}?"} for i in range(5)]
 CONFIG = ReviseConfig(rounds=2, max_new_tokens=4, batch_size=2)
@@ -33,9 +34,11 @@ def test_chain_layout_and_fewshot(tiny_lm, tmp_path):
     cons = default_constitution()
     revise(lm, ROWS[:2], cons, fewshot, tmp_path / "c.jsonl", CONFIG)
     chains = read_chains(tmp_path / "c.jsonl")
-    assert [c["id"] for c in chains] == ["q0", "q1"]
-    assert all(len(c["rounds"]) == 2 and c["final"] == c["rounds"][-1]["revision"] for c in chains)
-    assert chains[0]["rounds"][1]["principle"] == principle_for("q0", 1, cons.principles, 0).id
+    assert [c.id for c in chains] == ["q0", "q1"] and all(c.kind == "revision_chain" for c in chains)
+    assert all(len(c.rounds) == 2 and c.final == c.rounds[-1].revision for c in chains)
+    assert chains[0].rounds[1].principle == principle_for("q0", 1, cons.principles, 0).id
+    assert chains[0].provenance.principles == [r.principle for r in chains[0].rounds]
+    assert chains[0].provenance.model == tiny_lm.name and chains[0].provenance.details["seed"] == CONFIG.seed
     # calls: initial answer, then critique and revision per round
     assert len(lm.prompts) == 1 + 2 * 2
     assert lm.prompts[0][0] == [{"role": "user", "content": "Question number 0?"}]
@@ -57,7 +60,7 @@ def test_interrupted_run_resumes_without_duplicates(tiny_lm, tmp_path):
     resumed = Recording(tiny_lm)
     assert revise(resumed, ROWS, cons, fewshot, out, CONFIG) == 3
     chains = read_chains(out)
-    assert [c["id"] for c in chains] == [r["id"] for r in ROWS]
+    assert [c.id for c in chains] == [r["id"] for r in ROWS]
     assert chains[:2] == first  # finished work is kept as it was
     assert all(p[0]["content"] != "Question number 0?" for p in resumed.prompts[0])  # q0 not asked again
     assert revise(resumed, ROWS, cons, fewshot, out, CONFIG) == 0
@@ -109,9 +112,9 @@ def test_cli_checks_out_before_loading_the_model(tmp_path, capsys):
 
 
 def test_sft_records_from_every_round():
-    chain = {"id": "x", "prompt": "p", "model": "m", "seed": 0, "constitution": "c",
-             "rounds": [{"principle": "kind", "critique": "c1", "revision": "r1"},
-                        {"principle": "honest", "critique": "c2", "revision": "r2"}]}
+    chain = RevisionChain(id="x", prompt="p", initial="r0", provenance=Provenance(model="m", details={"seed": 0}),
+                          rounds=[RevisionRound(principle="kind", critique="c1", revision="r1"),
+                                  RevisionRound(principle="honest", critique="c2", revision="r2")])
     final = sft_records([chain])
     assert [(d.completion, d.provenance.principles) for d in final] == [("r2", ["kind", "honest"])]
     every = sft_records([chain], every_round=True)

@@ -24,7 +24,7 @@ from pydantic import Field
 from pluralign.config import Config
 from pluralign.errors import InputError
 from pluralign.lm.base import LanguageModel
-from pluralign.records import Constitution, Demonstration, Principle, Provenance
+from pluralign.records import Constitution, Demonstration, Principle, Provenance, RevisionChain, RevisionRound
 
 # A generated critique or revision ends where the model starts the next section or turn by itself.
 _SECTION_END = re.compile(r"\n\s*(?:Critique Request|CritiqueRequest|Revision Request|RevisionRequest|Critique|"
@@ -65,17 +65,18 @@ def revision_request(principle: Principle) -> str:
 
 
 def revise_batch(lm: LanguageModel, rows: Sequence[dict], constitution: Constitution, fewshot: str,
-                 config: ReviseConfig) -> list[dict]:
-    """Chains for one batch of ``{"id", "prompt"}`` rows (prompt: text).
-
-    Returns one dict per row: id, prompt, initial, rounds (principle, critique, revision), final.
-    """
+                 config: ReviseConfig) -> list[RevisionChain]:
+    """Chains for one batch of ``{"id", "prompt"}`` rows (prompt: text): one record per row, with its rounds
+    (principle, critique, revision) and provenance (model, principles, seed, config, constitution)."""
     sampling = dict(temperature=config.temperature, max_new_tokens=config.max_new_tokens,
                     repetition_penalty=config.repetition_penalty, seed=config.seed)
     initial = [out[0].strip() for out in lm.generate([[{"role": "user", "content": r["prompt"]}] for r in rows],
                                                      **sampling)]
     contexts = [critique_context(fewshot, r["prompt"], resp) for r, resp in zip(rows, initial)]
-    chains = [{"id": r["id"], "prompt": r["prompt"], "initial": resp, "rounds": []} for r, resp in zip(rows, initial)]
+    chains = [RevisionChain(id=str(r["id"]), prompt=r["prompt"], initial=resp, provenance=Provenance(
+        rule="sl-cai/critique-revision", model=lm.name, details={"seed": config.seed, "config": config.to_dict(),
+                                                                 "constitution": constitution.name}))
+        for r, resp in zip(rows, initial)]
     for k in range(config.rounds):
         principles = [principle_for(r["id"], k, constitution.principles, config.seed) for r in rows]
         contexts = [c + critique_request(p) for c, p in zip(contexts, principles)]
@@ -84,9 +85,8 @@ def revise_batch(lm: LanguageModel, rows: Sequence[dict], constitution: Constitu
         revisions = [cut_section(out[0]) for out in lm.generate(contexts, **sampling)]
         contexts = [c + f" {rev}" for c, rev in zip(contexts, revisions)]
         for chain, p, crit, rev in zip(chains, principles, critiques, revisions):
-            chain["rounds"].append({"principle": p.id, "critique": crit, "revision": rev})
-    for chain in chains:
-        chain["final"] = chain["rounds"][-1]["revision"]
+            chain.rounds.append(RevisionRound(principle=p.id, critique=crit, revision=rev))
+            chain.provenance.principles.append(p.id)
     return chains
 
 
@@ -138,11 +138,11 @@ def _chain_id(raw: bytes, path: Path, line: int) -> str:
     return str(row["id"])
 
 
-def append_chains(path: str | Path, chains: Sequence[dict]) -> None:
+def append_chains(path: str | Path, chains: Sequence[RevisionChain]) -> None:
     """Append finished chains and fsync, so a kill after this call never loses or half-writes them."""
     with open(path, "a", encoding="utf-8") as fh:
         for chain in chains:
-            fh.write(json.dumps(chain, ensure_ascii=False) + "\n")
+            fh.write(json.dumps(chain.model_dump(mode="json"), ensure_ascii=False) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
 
@@ -153,7 +153,7 @@ def revise(lm: LanguageModel, rows: Sequence[dict], constitution: Constitution, 
     """Run SL-CAI over ``rows`` (``{"id", "prompt"}``, prompt as text), appending chains to ``out``.
 
     Prompt ids already in ``out`` are skipped. Returns the number of prompts processed by this call.
-    Each chain also records the model, the seed and the config.
+    Each chain's provenance records the model, the principles, the seed and the config.
     """
     config = config or ReviseConfig()
     ids = [str(r["id"]) for r in rows]
@@ -167,33 +167,32 @@ def revise(lm: LanguageModel, rows: Sequence[dict], constitution: Constitution, 
     fewshot = "".join(fewshot_examples)
     for start in range(0, len(todo), config.batch_size):
         batch = todo[start : start + config.batch_size]
-        chains = revise_batch(lm, batch, constitution, fewshot, config)
-        for chain in chains:
-            chain.update(model=lm.name, seed=config.seed, config=config.to_dict(), constitution=constitution.name)
-        append_chains(out, chains)
+        append_chains(out, revise_batch(lm, batch, constitution, fewshot, config))
         if progress:
             progress(len(batch))
     return len(todo)
 
 
-def read_chains(path: str | Path) -> list[dict]:
-    from pluralign.io import iter_jsonl
+def read_chains(path: str | Path) -> list[RevisionChain]:
+    from pluralign.io import read_records
 
-    return [row for _, row in iter_jsonl(path)]
+    return read_records(path, RevisionChain)
 
 
-def sft_records(chains: Sequence[dict], every_round: bool = False) -> list[Demonstration]:
+def sft_records(chains: Sequence[RevisionChain], every_round: bool = False) -> list[Demonstration]:
     """Demonstrations (prompt, revision) from chains: the final revision, or every round's revision."""
     out = []
     for chain in chains:
-        rounds = chain["rounds"] if every_round else chain["rounds"][-1:]
+        rounds = chain.rounds if every_round else chain.rounds[-1:]
         for k, rnd in enumerate(rounds):
-            upto = chain["rounds"][: (k + 1 if every_round else len(chain["rounds"]))]
+            upto = chain.rounds[: (k + 1 if every_round else len(chain.rounds))]
+            details = chain.provenance.details
             out.append(Demonstration(
-                id=f"{chain['id']}-r{len(upto)}", prompt=chain["prompt"], completion=rnd["revision"],
-                author=f"ai:{chain['model']}",
-                provenance=Provenance(principles=[r["principle"] for r in upto], rule="sl-cai/critique-revision",
-                                      model=chain["model"], details={"seed": chain["seed"], "round": len(upto),
-                                                                     "constitution": chain.get("constitution")}),
+                id=f"{chain.id}-r{len(upto)}", prompt=chain.prompt, completion=rnd.revision,
+                author=f"ai:{chain.provenance.model}",
+                provenance=Provenance(principles=[r.principle for r in upto], rule="sl-cai/critique-revision",
+                                      model=chain.provenance.model, source=chain.id,
+                                      details={"seed": details.get("seed"), "round": len(upto),
+                                               "constitution": details.get("constitution")}),
             ))
     return out
