@@ -92,3 +92,10 @@ def test_bad_prompts_exit_2_and_write_nothing(run, tmp_path, tiny_dir, content, 
 def test_missing_model_exits_2(run, tmp_path):
     proc = run("model", "info", "--model", str(tmp_path / "missing"), check=False)
     assert proc.returncode == 2 and "model not found" in proc.stderr
+
+
+def test_usage_errors_exit_2_without_a_traceback():
+    proc = subprocess.run([sys.executable, "-m", "pluralign", "generate", "--bogus"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2
+    assert "No such option: --bogus" in proc.stderr and "Traceback" not in proc.stderr

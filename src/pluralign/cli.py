@@ -13,6 +13,16 @@ from typer.core import TyperGroup
 
 from pluralign.errors import InputError
 
+# Newer typer raises its own bundled copy of click's exceptions; a usage error must be one line either way.
+try:
+    from typer._click.exceptions import ClickException as _TyperClickException
+    from typer.exceptions import Abort as _TyperAbort, Exit as _TyperExit
+except ImportError:  # typer that uses click itself
+    _TyperClickException, _TyperAbort, _TyperExit = click.ClickException, click.exceptions.Abort, click.exceptions.Exit
+ABORT = (click.exceptions.Abort, _TyperAbort)
+EXIT = (click.exceptions.Exit, _TyperExit)
+USAGE = (click.ClickException, _TyperClickException)
+
 # Commands in flow order (typer would list plain commands before command groups).
 FLOW = ["model", "generate", "elicit", "serve", "opinion", "aggregate", "constitution", "cai", "edits", "train",
         "gpo", "eval", "run", "demo", "trace"]
@@ -75,12 +85,12 @@ def main(argv: list[str] | None = None) -> None:
     except InputError as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(2)
-    except click.exceptions.Abort:
+    except ABORT:
         typer.echo("aborted", err=True)
         sys.exit(130)
-    except click.exceptions.Exit as ex:
+    except EXIT as ex:
         sys.exit(ex.exit_code)
-    except click.ClickException as err:
+    except USAGE as err:
         err.show()
         sys.exit(err.exit_code)
 
