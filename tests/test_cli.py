@@ -48,12 +48,6 @@ def tiny_dir(tmp_path_factory):
     return save_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
-def test_help_lists_commands(run):
-    out = run("--help").stdout
-    for command in ("model", "generate", "demo"):
-        assert command in out
-
-
 def test_model_info(run, tiny_dir):
     out = run("model", "info", "--model", str(tiny_dir)).stdout
     assert "parameters:" in out and str(tiny_dir) in out
