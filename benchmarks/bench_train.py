@@ -2,7 +2,10 @@
 
 ``python benchmarks/bench_train.py speed``
     Seconds per DPO step (4 pairs x 256 tokens, full fp32 fine-tuning) through ``pluralign train dpo`` vs a
-    plain TRL ``DPOTrainer`` script on the same data, as a ratio (anchor: plain TRL; target <= 1.0); tokens/s;
+    plain TRL ``DPOTrainer`` script on the same data, as a ratio (anchor: plain TRL; target <= 1.0), and the
+    whole run (trainer set-up, the reference log-prob precompute where it runs, every step) on both sides,
+    since a per-step figure leaves the precompute out. Ours precomputes the reference only when the run covers
+    the data more than once (``--steps`` x ``--pairs`` per batch over ``--data-pairs`` pairs); tokens/s;
     achieved FLOP/s as a fraction of this machine's measured fp32 matmul peak (``torch.matmul`` on large square
     matrices). Training FLOPs per step: 6·N·T for the policy (forward + backward) plus 2·N·T for each reference
     forward pass that runs during training (N parameters, T tokens; attention FLOPs left out, small at 256).
@@ -227,7 +230,7 @@ class StepTimer:
         return _Timer()
 
 
-def plain_trl_dpo(model_path: Path, data, steps: int, out: Path) -> list[float]:
+def plain_trl_dpo(model_path: Path, data, steps: int, out: Path, batch: int) -> list[float]:
     """The anchor: TRL's DPOTrainer as its docs show it, same model, data, batch and steps."""
     import torch
     from datasets import Dataset
@@ -236,7 +239,7 @@ def plain_trl_dpo(model_path: Path, data, steps: int, out: Path) -> list[float]:
 
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    args = DPOConfig(output_dir=str(out), max_steps=steps, per_device_train_batch_size=len(data), max_length=512,
+    args = DPOConfig(output_dir=str(out), max_steps=steps, per_device_train_batch_size=batch, max_length=512,
                      learning_rate=5e-6, bf16=False, report_to="none", save_strategy="no", logging_steps=1,
                      disable_tqdm=True)  # fp32 like ours (TRL's default bf16 needs a GPU)
     timer = StepTimer()
@@ -246,7 +249,7 @@ def plain_trl_dpo(model_path: Path, data, steps: int, out: Path) -> list[float]:
     return timer.times
 
 
-def pluralign_dpo(model_path: Path, data, steps: int, out: Path) -> list[float]:
+def pluralign_dpo(model_path: Path, data, steps: int, out: Path, batch: int) -> list[float]:
     """The same run through pluralign's DPO (config, precomputed reference, metrics, checkpoints)."""
     from pluralign.io import write_jsonl
     from pluralign.train import checkpoint
@@ -260,14 +263,14 @@ def pluralign_dpo(model_path: Path, data, steps: int, out: Path) -> list[float]:
     try:
         train_dpo(load_config(None, DPOConfig, {
             "model": str(model_path), "data": str(out / "pairs.jsonl"), "eval_split": 0.0, "lora": False,
-            "batch_size": len(data), "steps": steps, "lr": 5e-6, "max_length": 512, "save_every": 10_000,
+            "batch_size": batch, "steps": steps, "lr": 5e-6, "max_length": 512, "save_every": 10_000,
             "log_every": 1, "output_dir": str(out / "run")}))
     finally:
         checkpoint.make_callbacks = original
     return timer.times
 
 
-def speed(steps: int, pairs: int, tokens: int, plain_first: bool = False) -> dict:
+def speed(steps: int, pairs: int, tokens: int, plain_first: bool = False, data_pairs: int | None = None) -> dict:
     import torch
     from transformers import AutoTokenizer
 
@@ -275,24 +278,31 @@ def speed(steps: int, pairs: int, tokens: int, plain_first: bool = False) -> dic
 
     model_path, _ = resolve_model_path("default")
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    data = long_pairs(tokenizer, pairs, tokens)
+    data = long_pairs(tokenizer, data_pairs or pairs, tokens)
+    epochs = steps * pairs / len(data)
     n_params = _param_count(model_path)
     with tempfile.TemporaryDirectory() as tmp:
         # On a shared machine the load drifts: run with --plain-first too and compare both orders.
         runs = {"plain": plain_trl_dpo, "ours": pluralign_dpo}
         order = ["plain", "ours"] if plain_first else ["ours", "plain"]
-        times = {}
+        times, whole = {}, {}
         for name in order:
-            times[name] = runs[name](model_path, data, steps, Path(tmp) / name)
-            print(f"{name} step seconds: {times[name]}", file=sys.stderr)
+            start = time.perf_counter()
+            times[name] = runs[name](model_path, data, steps, Path(tmp) / name, pairs)
+            whole[name] = time.perf_counter() - start  # set-up + precompute (if any) + steps; not the model load
+            print(f"{name} step seconds: {times[name]}; whole run {whole[name]:.1f} s", file=sys.stderr)
         ours, plain = times["ours"], times["plain"]
     ours_s, plain_s = statistics.median(ours[1:]), statistics.median(plain[1:])  # first step warms up
     step_tokens = pairs * 2 * tokens
     peak = matmul_peak_flops()
-    ours_flops = 6 * n_params * step_tokens / ours_s  # the reference ran once, before training
+    ours_flops = (6 if steps * pairs > len(data) else 8) * n_params * step_tokens / ours_s  # reference precomputed?
     plain_flops = 8 * n_params * step_tokens / plain_s  # + a reference forward every step
     return {
-        "order": order, "threads": torch.get_num_threads(), "pairs": pairs, "tokens_per_sequence": tokens, "timed_steps": steps - 1,
+        "order": order, "threads": torch.get_num_threads(), "pairs_per_step": pairs, "data_pairs": len(data),
+        "epochs": round(epochs, 2), "pluralign_precomputes_reference": steps * pairs > len(data),
+        "tokens_per_sequence": tokens, "timed_steps": steps - 1,
+        "pluralign_whole_run_s": round(whole["ours"], 1), "plain_trl_whole_run_s": round(whole["plain"], 1),
+        "ratio_whole_run_pluralign_over_plain_trl": round(whole["ours"] / whole["plain"], 3),
         "pluralign_s_per_step": round(ours_s, 3), "plain_trl_s_per_step": round(plain_s, 3),
         "ratio_pluralign_over_plain_trl": round(ours_s / plain_s, 3),
         "pluralign_tokens_per_s": round(step_tokens / ours_s, 1), "plain_trl_tokens_per_s": round(step_tokens / plain_s, 1),
@@ -319,6 +329,7 @@ def main(argv=None) -> None:
     s.add_argument("--pairs", type=int, default=4)
     s.add_argument("--tokens", type=int, default=256)
     s.add_argument("--plain-first", action="store_true", help="time plain TRL before pluralign")
+    s.add_argument("--data-pairs", type=int, default=None, help="pairs in the data (default --pairs: --steps epochs)")
     lp = sub.add_parser("learn")
     lp.add_argument("--workdir", type=Path, default=None)
     lp.add_argument("--steps", type=int, default=24)
@@ -328,7 +339,7 @@ def main(argv=None) -> None:
     dp.add_argument("--workdir", type=Path, default=Path("examples/train/data"))
     args = parser.parse_args(argv)
     if args.what == "speed":
-        result = speed(args.steps, args.pairs, args.tokens, args.plain_first)
+        result = speed(args.steps, args.pairs, args.tokens, args.plain_first, args.data_pairs)
     elif args.what == "data":
         result = {name: str(path) for name, path in write_data(args.workdir).items()}
     else:

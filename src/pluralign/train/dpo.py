@@ -7,8 +7,10 @@ h = log π(y+|x)/π_ref(y+|x) − log π(y−|x)/π_ref(y−|x) (summed token lo
     ipo:            (h − 1/(2β))²        (h from length-averaged log-probs, as in TRL)
     robust:         [−(1 − ε) log σ(β h) + ε log σ(−β h)] / (1 − 2ε),   ε = label_smoothing
 
-The reference log-probs are computed once, before training (``precompute_ref_log_probs``), so no reference
-forward pass runs during training. β·h per pair is the implicit reward margin; its held-out sign is the DPO
+When training runs over the data more than once, the reference log-probs are computed once, before training
+(``precompute_ref_log_probs``), so no reference forward pass runs during training; over one epoch or less that
+pass costs what it would save (one reference forward per pair either way, plus a pass of its own), so the
+reference runs beside the policy instead (benchmarks/bench_train.py). β·h per pair is the implicit reward margin; its held-out sign is the DPO
 reward accuracy (``eval_rewards/accuracies``). Every log goes to ``metrics.jsonl`` through the reward-hacking
 monitors (reward margin, chosen/rejected log-probs, held-out accuracy).
 """
@@ -37,12 +39,14 @@ def train_dpo(cfg: DPOConfig) -> dict[str, Any]:
 
     tokenizer = load_tokenizer(cfg)
     train, held_out = preference_splits(cfg, tokenizer, rows)
+    pairs = decided_pairs(train)
     args = TRLDPOConfig(
         **trainer_arguments(cfg, held_out is not None), beta=cfg.beta, loss_type=[cfg.loss_type],
-        label_smoothing=cfg.label_smoothing, precompute_ref_log_probs=True,
+        label_smoothing=cfg.label_smoothing,
+        precompute_ref_log_probs=cfg.steps * cfg.batch_size * cfg.grad_accum > len(pairs),  # > 1 epoch
     )
     trainer = DPOTrainer(
-        model=load_model(cfg), args=args, train_dataset=decided_pairs(train),
+        model=load_model(cfg), args=args, train_dataset=pairs,
         eval_dataset=None if held_out is None else decided_pairs(held_out), processing_class=tokenizer,
         peft_config=lora_config(cfg),
     )
