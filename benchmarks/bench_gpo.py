@@ -19,7 +19,8 @@ The anchor for the ratio is the best baseline; both sides are scored on the same
 Polis: for each conversation, GPO is meta-trained on the participants of the *other* conversations, then
 predicts held-out participants' held-out votes from m of their votes; baselines: the statement's majority
 among the other participants and the majority of the participant's Polis opinion group (the participant's own
-vote left out of both).
+vote left out of both). ``--polis-within`` instead meta-trains on 40% of the conversation's own participants
+and scores the others: the Polis user's question, what would those who did not vote on a statement have said.
 """
 
 from __future__ import annotations
@@ -144,31 +145,40 @@ def polis_benchmark(args) -> dict:
         members = [g for g in survey.groups if survey.meta[g]["conversation"] == conv]
         if len([g for g in members if len(survey.answers[g]) >= POOL + 5]) < 10:
             continue
-        predictor, result, _, held = train(args, "polis", survey, emb, run=f"polis-{conv}",
-                                           holdout_conversations=[conv], min_questions=POOL + 5)
+        if args.polis_within:  # meta-train on 40% of this conversation's own participants
+            predictor, result, _, held = train(args, "polis", survey.subset(members), emb,
+                                               run=f"polis-within-{conv}", min_questions=POOL + 5)
+        else:
+            predictor, result, _, held = train(args, "polis", survey, emb, run=f"polis-{conv}",
+                                               holdout_conversations=[conv], min_questions=POOL + 5)
         rng = np.random.default_rng(args.seed)
         held = sorted(rng.choice(held, size=min(args.polis_participants, len(held)), replace=False).tolist())
-        votes = {g: {q: int(np.argmax(y)) for q, y in survey.answers[g].items()} for g in members}
-        rows = {m: {"gpo": {}, "statement_majority": {}, "opinion_group_majority": {}} for m in MS}
-        for g in held:
-            answered = sorted(survey.answers[g])
-            order = [answered[i] for i in np.random.default_rng([args.seed, len(g), sum(map(ord, g))])
-                     .permutation(len(answered))]
-            pool, targets = order[:POOL], order[POOL:]
-            actual = [votes[g][q] for q in targets]
-            mates = [h for h in members if h != g and survey.meta[h]["opinion_group"] == survey.meta[g]["opinion_group"]
-                     and survey.meta[g]["opinion_group"] != ""]
-            others = [h for h in members if h != g]
-            stmt = [majority(votes, others, q) for q in targets]
-            grp = [majority(votes, mates, q) if mates else s for q, s in zip(targets, stmt)]
-            for m in MS:
-                preds = predictor.predict([(emb[q], survey.answers[g][q]) for q in pool[:m]], [emb[q] for q in targets])
-                for name, guess in (("gpo", [int(np.argmax(p)) for p in preds]), ("statement_majority", stmt),
-                                    ("opinion_group_majority", grp)):
-                    rows[m][name][g] = [float(a == b) for a, b in zip(guess, actual)]
         report["conversations"][conv] = {"training": result, "participants": len(held), "tables": {
-            f"m={m}": summarise(rows[m], args.seed) for m in MS}}
+            f"m={m}": summarise(rows, args.seed) for m, rows in polis_scores(args, survey, emb, predictor,
+                                                                              members, held).items()}}
     return report
+
+
+def polis_scores(args, survey, emb, predictor, members, held) -> dict:
+    """Per m: accuracy per held-out participant of GPO and the two majority baselines on the same votes."""
+    votes = {g: {q: int(np.argmax(y)) for q, y in survey.answers[g].items()} for g in members}
+    rows = {m: {"gpo": {}, "statement_majority": {}, "opinion_group_majority": {}} for m in MS}
+    for g in held:
+        answered = sorted(survey.answers[g])
+        order = [answered[i] for i in np.random.default_rng([args.seed, len(g), sum(map(ord, g))])
+                 .permutation(len(answered))]
+        pool, targets = order[:POOL], order[POOL:]
+        actual = [votes[g][q] for q in targets]
+        own = survey.meta[g]["opinion_group"]
+        mates = [h for h in members if h != g and own != "" and survey.meta[h]["opinion_group"] == own]
+        stmt = [majority(votes, [h for h in members if h != g], q) for q in targets]
+        grp = [majority(votes, mates, q) if mates else s for q, s in zip(targets, stmt)]
+        for m in MS:
+            preds = predictor.predict([(emb[q], survey.answers[g][q]) for q in pool[:m]], [emb[q] for q in targets])
+            for name, guess in (("gpo", [int(np.argmax(p)) for p in preds]), ("statement_majority", stmt),
+                                ("opinion_group_majority", grp)):
+                rows[m][name][g] = [float(a == b) for a, b in zip(guess, actual)]
+    return rows
 
 
 def majority(votes, people, q) -> int:
@@ -200,6 +210,8 @@ def main() -> None:
     ap.add_argument("--lm-groups", type=int, default=6, help="held-out groups the LM baselines run on")
     ap.add_argument("--lm-questions", type=int, default=8, help="target questions per such group")
     ap.add_argument("--skip-lm", action="store_true")
+    ap.add_argument("--polis-within", action="store_true",
+                    help="meta-train on 40%% of each conversation's own participants instead of other conversations")
     ap.add_argument("--polis-participants", type=int, default=200, help="held-out participants scored")
     ap.add_argument("--cache-dir", default="")
     ap.add_argument("--out-dir", default="runs/bench_gpo")
@@ -209,7 +221,7 @@ def main() -> None:
         raise SystemExit(f"{PATHS[args.data]} is not here: this benchmark reads the shared data")
     report = polis_benchmark(args) if args.data == "polis" else survey_benchmark(args, args.data)
     show(report)
-    out = Path(args.out_dir) / f"{args.data}.json"
+    out = Path(args.out_dir) / f"{args.data}{'-within' if args.polis_within else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {out}")
