@@ -147,8 +147,9 @@ def test_train_commands_have_a_flag_per_used_field(capsys):
                         ("rloo", RLOOConfig), ("grpo", GRPOConfig)]:
         flags = {opt for p in commands[method].params for opt in [*p.opts, *p.secondary_opts]}
         for name in cls.model_fields:
-            assert ("--" + name.replace("_", "-") in flags) is (name not in cls.unused), (method, name)
-    assert {"-m", "-o", "--full", "--fixed-kl", "--rollout-size", "--reward", "--beta"} <= {
+            flag = "--out-dir" if name == "output_dir" else "--" + name.replace("_", "-")  # the CLI convention
+            assert (flag in flags) is (name not in cls.unused), (method, name)
+    assert {"-m", "--out-dir", "--full", "--fixed-kl", "--rollout-size", "--reward", "--beta"} <= {
         opt for p in commands["ppo"].params for opt in [*p.opts, *p.secondary_opts]}
     main(["train", "ppo", "--help"])
     assert "prompts sampled per step (>= 1" in " ".join(capsys.readouterr().out.split())  # help from the field

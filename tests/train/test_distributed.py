@@ -41,7 +41,7 @@ def test_two_processes_agree_on_loss_and_weights(tmp_path):
         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
         "--main_process_port", str(_free_port()),
         "-m", "pluralign.cli", "train", "sft", "--model", str(tmp_path / "tiny"), "--data", str(tmp_path / "demos.jsonl"),
-        "-o", str(tmp_path / "run"), "--full", "--steps", "4", "--batch-size", "2", "--lr", "0.003",
+        "--out-dir", str(tmp_path / "run"), "--full", "--steps", "4", "--batch-size", "2", "--lr", "0.003",
         "--set", "log_every=1", "--set", "save_every=4",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",

@@ -29,7 +29,7 @@ def run(tmp_path_factory):
     model = save_tiny_model(root / "tiny")
     out = root / "run"
     main(["train", "gpo", "--data", "globalopinionqa", "--data-path", str(data), "--embedder", str(model),
-          "-o", str(out), "--steps", "6", "--set", f"cache_dir='{root / 'cache'}'", "--set", "min_questions=8",
+          "--out-dir", str(out), "--steps", "6", "--set", f"cache_dir='{root / 'cache'}'", "--set", "min_questions=8",
           "--set", "d_model=16", "--set", "layers=1", "--set", "heads=2", "--set", "dim_feedforward=16",
           "--set", "min_context=2", "--set", "max_context=4", "--set", "min_target=2", "--set", "max_target=4",
           "--set", "batch_groups=4", "--set", "save_every=3"])
@@ -71,7 +71,7 @@ def test_cli_errors_are_one_line_exit_2(run, tmp_path, capsys):
         (["gpo", "label", "-m", str(out), "--group", "Land1", "--pairs", str(pairs), "--out", str(tmp_path / "c")],
          "field 'response_b'"),
         (["gpo", "predict", "-m", str(out), "--group", "Nowhere", "--out", str(tmp_path / "p")], "unknown group"),
-        (["train", "gpo", "--data", "globalopinionqa", "--data-path", str(root / "g.jsonl"), "-o", str(out),
+        (["train", "gpo", "--data", "globalopinionqa", "--data-path", str(root / "g.jsonl"), "--out-dir", str(out),
           "--embedder", str(root / "tiny"), "--set", "lr=0.5", "--set", f"cache_dir='{root / 'cache'}'"],
          "different config"),
         (["train", "gpo", "--set", "layers=0"], "field 'layers'"),

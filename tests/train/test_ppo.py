@@ -191,7 +191,7 @@ def test_cli_runs_ppo_and_reports(tmp_path, prompts_file, capsys):
 
     model_dir = save_tiny_model(tmp_path / "tiny")
     out = tmp_path / "cli"
-    main(["train", "ppo", "--model", str(model_dir), "--data", str(prompts_file), "-o", str(out), "--steps", "2",
+    main(["train", "ppo", "--model", str(model_dir), "--data", str(prompts_file), "--out-dir", str(out), "--steps", "2",
           "--full", "--batch-size", "2", "--set", "reward=count:e", "--set", "gold=count:a",
           "--set", "rollout_size=4", "--set", "max_new_tokens=8"])
     printed = capsys.readouterr().out
@@ -199,6 +199,6 @@ def test_cli_runs_ppo_and_reports(tmp_path, prompts_file, capsys):
     assert report["steps"] == 2 and report["kl_last"] is not None
     assert "gold" in _metrics(out)[0]
     with pytest.raises(SystemExit) as exit_info:
-        main(["train", "ppo", "--model", str(model_dir), "--data", str(prompts_file), "-o", str(out),
+        main(["train", "ppo", "--model", str(model_dir), "--data", str(prompts_file), "--out-dir", str(out),
               "--set", "reward=nosuchmodule_xyz:f"])
     assert exit_info.value.code == 2

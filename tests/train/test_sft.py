@@ -63,7 +63,7 @@ def test_cli_bad_input_exits_2_with_one_line(demos, tmp_path, capsys):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"question": "q"}) + "\n")
     with pytest.raises(SystemExit) as ended:
-        main(["train", "sft", "--model", str(demos / "tiny"), "--data", str(bad), "-o", str(tmp_path / "out")])
+        main(["train", "sft", "--model", str(demos / "tiny"), "--data", str(bad), "--out-dir", str(tmp_path / "out")])
     assert ended.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {bad}: expected demonstration columns") and "\n" not in err

@@ -45,7 +45,7 @@ def revise_cmd(
     max_new_tokens: Annotated[int, typer.Option(min=1, help="most tokens per generated text")] = 64,
     repetition_penalty: Annotated[float, typer.Option(min=1.0, help="> 1 discourages repeats")] = 1.3,
     temperature: Annotated[float, typer.Option(min=0.0, help="sampling temperature (0: greedy)")] = 0.7,
-    batch_size: Annotated[int, typer.Option(min=1)] = 8,
+    batch_size: Annotated[int, typer.Option(min=1, help="prompts per batch (one fsync of the chain file each)")] = 8,
     seed: SeedOpt = 0,
 ) -> None:
     """SL-CAI: answer, critique and revise each prompt under randomly drawn principles."""

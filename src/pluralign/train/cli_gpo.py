@@ -55,7 +55,7 @@ def train_gpo_cmd(
     data: Annotated[Optional[str], typer.Option("--data", help="opinionqa | globalopinionqa | polis")] = None,
     data_path: Annotated[Optional[str], typer.Option("--data-path", help="the data's folder or JSONL")] = None,
     embedder: Annotated[Optional[str], typer.Option("--embedder", help="minilm or a model spec")] = None,
-    output_dir: Annotated[Optional[str], typer.Option("--output-dir", "-o", help="run directory")] = None,
+    output_dir: Annotated[Optional[str], typer.Option("--out-dir", help="run directory")] = None,
     steps: Annotated[Optional[int], typer.Option("--steps", help="optimizer updates")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="random seed")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="any GpoConfig key: --set key=value")] = None,

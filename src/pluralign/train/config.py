@@ -41,7 +41,7 @@ EvalSplit = Annotated[float, Field(ge=0.0, lt=1.0, description="fraction of data
                                                               "evaluation when no eval_data is given (0 = none)")]
 OutputDir = Annotated[str, Field(min_length=1, description="run directory: config, checkpoints, metrics.jsonl, "
                                                           "the final model/ and result.json",
-                                 json_schema_extra={**PATH, "flags": ["--output-dir", "-o"]})]
+                                 json_schema_extra={**PATH, "flags": ["--out-dir"]})]
 SaveEvery = Annotated[int, Field(ge=1, le=10**9, description="checkpoint interval in updates (a rerun resumes "
                                                              "from the last one)")]
 LogEvery = Annotated[int, Field(ge=1, le=10**9, description="metrics interval in updates")]

@@ -124,7 +124,8 @@ def analyze_cmd(votes: VotesOpt, out: OutFile, statements: StatementsOpt = None,
 @opinion_app.command("report")
 def report_cmd(votes: VotesOpt, out: OutFile, statements: StatementsOpt = None, groups: GroupsOpt = None,
                min_votes: MinVotesOpt = 7, drop_participants: DropOpt = None, seed: SeedOpt = 0, meta: MetaOpt = "",
-               title: str = "Opinion groups", math: MathOpt = "auto", replay: ReplayOpt = False,
+               title: Annotated[str, typer.Option(help="the page title")] = "Opinion groups",
+               math: MathOpt = "auto", replay: ReplayOpt = False,
                poll_seconds: PollOpt = None, restart_hours: RestartOpt = None, fresh_load: FreshOpt = None) -> None:
     """Write an HTML page: opinion map, each group's representative statements, consensus."""
     from pluralign.aggregate.opinion.matrix import read_statement_texts
