@@ -52,16 +52,59 @@ def test_every_stage_writes_records(demo):
     assert (run / "train" / "run" / "model" / "config.json").is_file() and (run / "report.html").is_file()
 
 
-def test_majority_rule_gives_the_majority_every_prompt_and_proportional_its_share(demo):
+def test_majority_rule_gives_the_majority_every_contested_prompt(demo):
+    from pluralign.participants.simulate import taste
+
     run, stdout = demo
-    groups = {g["group"]: g for g in json.loads((run / "social_choice" / "outcome.json").read_text())["groups"]}
-    plain, playful = groups["plain"], groups["playful"]
-    assert plain["share"] == pytest.approx(0.6) and playful["share"] == pytest.approx(0.4)
-    assert plain["majority"] == 1.0 and playful["majority"] < 0.2
-    assert plain["proportional"] == pytest.approx(0.6, abs=0.1)
-    assert playful["proportional"] == pytest.approx(0.4, abs=0.1)
-    # the printed table says so
-    assert any("plain" in line and "60%" in line and "100%" in line for line in stdout.splitlines())
+    outcome = json.loads((run / "social_choice" / "outcome.json").read_text())
+    groups = {g["group"]: g for g in outcome["groups"]}
+    assert groups["plain"]["share"] == pytest.approx(0.6) and groups["playful"]["share"] == pytest.approx(0.4)
+    # A tiny random model's answers are all about 40 bytes long, so only some prompts are contested: each camp
+    # clearly (by >= 2 characters, 3 noise sd) prefers its own answer. There the majority takes every prompt.
+    contested = 0
+    for p in outcome["prompts"]:
+        best = {}
+        for camp in ("plain", "playful"):
+            t = sorted(((taste(camp, c), i) for i, c in enumerate(p["candidates"])), reverse=True)
+            best[camp] = t[0][1] if t[0][0] - t[1][0] >= 0.02 else None
+        if None not in best.values() and best["plain"] != best["playful"]:
+            contested += 1
+            assert p["rule_winners"] == [best["plain"]], p
+    assert contested >= 1
+    assert groups["playful"]["proportional"] >= groups["playful"]["majority"]
+    assert any("plain" in line and "60%" in line for line in stdout.splitlines())
+    assert "gives the largest camp (plain, 60% of the panel) its favourite on" in " ".join(stdout.split())
+
+
+def test_the_demo_panel_tells_the_emoji_story_on_distinct_answers(tmp_path):
+    """The demo's panel and rules on answers whose styles differ as a real model's do: the 60% camp wins 100%
+    of the prompts under majority rule and 60% under the proportional rule, the 40% camp 0% and 40%."""
+    from rich.console import Console
+
+    from pluralign.io import write_records
+    from pluralign.participants.simulate import simulate_rankings, simulate_votes
+    from pluralign.pipeline.cli import DEMO_PIPELINE
+    from pluralign.pipeline.runner import run_pipeline
+    from pluralign.pipeline.spec import load
+
+    demo = load(DEMO_PIPELINE)
+    panel, choice = demo.stages["panel"], demo.stages["social_choice"]
+    participants, _, _ = simulate_votes(panel.n_participants, panel.share_plain, seed=demo.run.seed)
+    prompts = [[{"role": "user", "content": f"Question {i}?"}] for i in range(15)]
+    candidates = [[f"Answer {i}.", f"Here is a longer answer to question {i}, with a few more words in it.",
+                   f"Ooh, question {i}! What fun 🎉 here is a warm and cheerful answer 😀"] for i in range(15)]
+    write_records(tmp_path / "rankings.jsonl", simulate_rankings(participants, prompts, candidates,
+                                                                 seed=demo.run.seed))
+    path = tmp_path / "story.toml"
+    path.write_text(f"[stages.panel]\nn_participants = {panel.n_participants}\nshare_plain = {panel.share_plain}\n"
+                    f'[stages.rankings]\nsource = "records"\nfile = "rankings.jsonl"\n'
+                    f'[stages.social_choice]\nrule = "{choice.rule}"\nproportional = "{choice.proportional}"\n')
+    run_pipeline(load(path), tmp_path / "run", console=Console(quiet=True))
+    groups = {g["group"]: g for g in json.loads((tmp_path / "run" / "social_choice" / "outcome.json").read_text())
+              ["groups"]}
+    assert (groups["plain"]["majority"], groups["playful"]["majority"]) == (1.0, 0.0)
+    assert groups["plain"]["proportional"] == pytest.approx(0.6) and groups["playful"]["proportional"] == \
+        pytest.approx(0.4)
 
 
 def test_labeller_reliability_is_shown_and_flagged_at_chance(demo):

@@ -226,3 +226,26 @@ def test_a_polis_export_is_a_panel(tmp_path):
     assert "0" in opinion["mod_out"] and opinion["n_groups"] >= 2
     manifest = json.loads((tmp_path / "run" / "panel" / "manifest.json").read_text())
     assert str(export) in manifest["external"] and "votes.csv" in manifest["external"][str(export)]
+
+
+def test_sl_cai_revisions_train_an_sft_stage(tmp_path, tiny_dir):
+    from pluralign.io import read_records
+    from pluralign.pipeline.trace import first_traceable
+
+    path = tmp_path / "sft.toml"
+    path.write_text(f'[run]\nmodel = "{tiny_dir}"\n[stages.panel]\nn_participants = 12\n[stages.opinion]\n'
+                    '[stages.constitution]\ntop_k = 2\n[stages.sl_cai]\nprompts = ["Hi!", "Name a fruit."]\n'
+                    'max_new_tokens = 4\nfewshot = false\n[stages.train]\nmethod = "sft"\n'
+                    'config = { steps = 1, batch_size = 2, max_length = 64, save_every = 1, log_every = 1 }\n')
+    runs = run_pipeline(load(path), tmp_path / "run", console=Console(quiet=True))
+    assert [r.status for r in runs] == ["ran"] * 5
+    demos = read_records(tmp_path / "run" / "sl_cai" / "demonstrations.jsonl", "demonstration")
+    principles = {p.id for p in read_records(tmp_path / "run" / "constitution" / "constitution.json",
+                                             "constitution")[0].principles}
+    assert len(demos) == 2 and all(set(d.provenance.principles) <= principles for d in demos)
+    assert read_records(tmp_path / "run" / "train" / "data.jsonl", "demonstration") == demos
+    assert (tmp_path / "run" / "train" / "run" / "model" / "config.json").is_file()
+    assert first_traceable(tmp_path / "run", "human") is None  # no preferences were trained on
+    from pluralign.pipeline.report import write_report
+
+    assert "Training (train)" in write_report(tmp_path / "run", load(path)).read_text()

@@ -61,8 +61,6 @@ def test_model_work_on_a_server_and_training_under_accelerate(tmp_path, served_t
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # DDP over 2 CPU processes (gloo)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     model, server = served_tiny
-    (tmp_path / "control.jsonl").write_text(json.dumps(
-        {"prompt": "Human: Are you human?", "corrects": ["No, I am an AI."], "incorrects": ["Yes, a person."]}) + "\n")
     path = tmp_path / "pipeline.toml"
     path.write_text(f"""
 [run]
@@ -87,9 +85,6 @@ max_new_tokens = 5
 [stages.social_choice]
 held_out = 1
 
-[stages.ai_labels]
-control = "control.jsonl"
-
 [stages.train]
 method = "rm"
 launcher = {{ kind = "accelerate", num_processes = 2 }}
@@ -101,7 +96,7 @@ config = {{ steps = 2, batch_size = 1, max_length = 48, lr = 1e-3, eval_split = 
     assert json.loads((run / "responses" / "manifest.json").read_text())["model"] == {"spec": server}
     assert json.loads((run / "responses" / "manifest.json").read_text())["figures"]["model"] == \
         f"tiny@{server[len('openai:'):].split('#')[0]}"  # the candidates came over HTTP
-    assert json.loads((run / "ai_labels" / "manifest.json").read_text())["model"]["path"] == str(model)
+    assert json.loads((run / "train" / "manifest.json").read_text())["model"]["path"] == str(model)
     rank0 = [json.loads(x) for x in (run / "train" / "run" / "metrics.jsonl").read_text().splitlines()]
     rank1 = [json.loads(x) for x in (run / "train" / "run" / "rank1" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rank0] == [r["step"] for r in rank1] == [1, 2]

@@ -62,3 +62,8 @@ def write_json(path: Path, data: Any) -> None:
 
 def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def read_candidates(stage_dir: Path) -> list[dict]:
+    """A responses stage's rows: id, prompt (chat messages), candidates, styles."""
+    return [json.loads(line) for line in (stage_dir / "candidates.jsonl").read_text().splitlines()]

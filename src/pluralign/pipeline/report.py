@@ -267,7 +267,7 @@ def write_report(run_dir: str | Path, pipeline) -> Path:
     for name, m in found.items():
         if m["uses"] in SECTIONS:
             parts.append(SECTIONS[m["uses"]](run, name))
-    if any(m["uses"] == "train" for m in found.values()):
+    if any(m["uses"] == "train" and m["config"]["method"] != "sft" for m in found.values()):
         parts.append(_provenance(run))
     page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{_e(pipeline.run.name)}</title>"
             f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>")

@@ -145,9 +145,24 @@ class AILabelsStage(Stage):
                                                 "Anthropic-format comparison file")
 
 
+class SLCAIStage(Stage):
+    """SL-CAI: the model critiques and revises its own answers under the people's constitution; the final
+    revisions become demonstrations for an ``sft`` training stage."""
+
+    uses: Literal["sl_cai"] = "sl_cai"
+    prompts: list[str] | str | None = Field(None, description="prompt texts or a JSONL file (default: the "
+                                                              "responses stage's prompts)")
+    rounds: int = Field(1, ge=1, le=10, description="critique/revision rounds per prompt")
+    max_new_tokens: int = Field(64, ge=1, le=4096)
+    temperature: float = Field(0.7, ge=0.0, le=5.0)
+    repetition_penalty: float = Field(1.3, gt=0.0, le=5.0)
+    fewshot: bool = Field(True, description="prepend the package's critique/revision examples")
+
+
 class TrainStage(Stage):
     uses: Literal["train"] = "train"
-    method: Literal["dpo", "rm"] = "dpo"
+    method: Literal["sft", "dpo", "rm"] = Field("dpo", description="sft on an sl_cai stage's revisions; dpo or "
+                                                                   "rm on the preferences")
     config: dict[str, Any] = Field(default_factory=dict, description="keys of the method's training config")
     launcher: Launcher = Field(default_factory=Launcher)
 
@@ -165,7 +180,7 @@ class EvaluateStage(Stage):
 
 KINDS: dict[str, type[Stage]] = {cls.model_fields["uses"].default: cls for cls in (
     PanelStage, OpinionStage, ConstitutionStage, ResponsesStage, RankingsStage, SocialChoiceStage, AILabelsStage,
-    TrainStage, EvaluateStage)}
+    SLCAIStage, TrainStage, EvaluateStage)}
 PATH_KEYS = ("participants", "statements", "votes", "export", "file", "prompts", "control")
 
 

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pluralign.errors import InputError
-from pluralign.pipeline.context import Context, read_json, write_json
+from pluralign.pipeline.context import Context, read_candidates, read_json, write_json
 
 
 @dataclass(frozen=True)
@@ -163,10 +163,6 @@ def prompt_key(prompt) -> str:
     return json.dumps(plain(prompt), sort_keys=True)
 
 
-def read_candidates(stage_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (stage_dir / "candidates.jsonl").read_text().splitlines()]
-
-
 def run_rankings(ctx: Context) -> None:
     from pluralign.io import read_records, write_records
 
@@ -240,6 +236,11 @@ def run_social_choice(ctx: Context) -> None:
         table.add_row(escape(row["group"]), f"{row['share']:.0%}", f"{row['majority']:.0%}",
                       f"{row['proportional']:.0%}")
     ctx.say(table)
+    top = max(table_rows, key=lambda r: r["share"])
+    shares = ", ".join(f"{escape(r['group'])} {r['proportional']:.0%} for {r['share']:.0%}" for r in table_rows)
+    ctx.say(f"{rule_label}, prompt by prompt, gives the largest camp ({escape(top['group'])}, {top['share']:.0%} of "
+            f"the panel) its favourite on {top['majority']:.0%} of the prompts; {prop_label} gives each camp about its "
+            f"share ({shares}). A prompt on which the camps' favourites coincide counts for both.")
     ctx.say(f"{len(train)} preference pairs for training from the "
             f"{'proportional' if s.train_on == 'proportional' else rule_label} winners "
             f"({s.pairs}); {len(test)} held out on {len(held)} prompts")
@@ -259,7 +260,9 @@ def _registry() -> dict[str, StageDef]:
         "social_choice": StageDef(run_social_choice, needs=("rankings", "panel"), optional=("opinion",)),
         "ai_labels": StageDef(lm.run_ai_labels, needs=("constitution", "social_choice"), model=True,
                               external=lm.control_files),
-        "train": StageDef(lm.run_train, needs=("social_choice",), optional=("ai_labels",), model=True),
+        "sl_cai": StageDef(lm.run_sl_cai, needs=("constitution",), optional=("responses",), model=True,
+                           external=lm.prompt_files),
+        "train": StageDef(lm.run_train, optional=("social_choice", "ai_labels", "sl_cai"), model=True),
         "evaluate": StageDef(lm.run_evaluate, needs=("social_choice", "train", "panel"), model=True),
     }
 

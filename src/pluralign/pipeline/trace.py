@@ -39,9 +39,9 @@ def _records(path: Path, kind: str) -> list:
 
 
 def _train_stage(found: dict[str, dict]) -> str:
-    names = [n for n, m in found.items() if m["uses"] == "train"]
+    names = [n for n, m in found.items() if m["uses"] == "train" and m["config"]["method"] != "sft"]
     if not names:
-        raise InputError("the run has no finished training stage: nothing was trained on yet")
+        raise InputError("the run has no finished training stage on preferences: no preference to trace")
     return names[-1]
 
 
