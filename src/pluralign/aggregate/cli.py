@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 
 from pluralign.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def _participants(path: Path):
@@ -76,6 +78,7 @@ ANNOTATORS_SHOWN = 20
 
 
 def _summary(outcome, data, n_prefs: int, rule: str, groups: dict[str, str] | None, won: np.ndarray | None) -> None:
+    import numpy as np
     from rich.console import Console
     from rich.table import Table
 
