@@ -170,6 +170,9 @@ def test_killed_run_resumes_at_the_first_unfinished_stage(tmp_path, tiny_dir):
     ('[stages.panel]\nn_participant = 3\n', "stages.panel.n_participant"),
     ('[stages.panel]\nn_participants = "many"\n', "stages.panel.n_participants"),
     ('[stages.panel]\nn_participants = 1e400\n', "stages.panel.n_participants"),
+    ('[stages.panel]\nshare_plain = nan\n', "stages.panel.share_plain"),
+    ('[stages.panel]\nn_participants = "12"\n', "stages.panel.n_participants"),
+    ('[stages.panel]\nn_participants = 99999999999999999999999\n', "stages.panel.n_participants"),
     ('[stages.voting]\n', "stages.voting.uses"),
     ('[stages.social_choice]\nrule = "schultze"\n', "stages.social_choice.rule"),
     ('[stages.panel]\n[stages.opinion]\ninputs = { panel = "pannel" }\n', "stages.opinion.inputs.panel"),
@@ -199,6 +202,8 @@ def test_bad_files_exit_2_with_one_line(tmp_path):
                                str(tmp_path / "run")], capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert done.returncode == 2 and expected in done.stderr and done.stderr.count("\n") == 1, done.stderr
     assert not (tmp_path / "run").exists()
+    with pytest.raises(InputError, match="no stages"):
+        parse("", "p.toml")
     with pytest.raises(InputError, match="needs an earlier 'panel' stage"):
         from pluralign.pipeline.runner import resolve_inputs
 
