@@ -90,7 +90,7 @@ def preference_pairs(outcome: SocialRanking, pairs: Pairs = "all") -> np.ndarray
 
 def _ballot_weights(data: Profiles | PairwiseData, p: int) -> dict[str, float]:
     weights: dict[str, float] = {}
-    for name, w in zip(data.annotators[p], data.weights[p].tolist()):
+    for name, w in zip(data.annotators[p], np.asarray(data.weights[p], dtype=float).tolist()):
         if name is not None and w > 0:
             weights[name] = weights.get(name, 0.0) + w
     return weights
