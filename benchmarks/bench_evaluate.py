@@ -37,11 +37,11 @@ class ByScoring:
 def bench_options(lm, n: int) -> None:
     import numpy as np
 
-    from pluralign.evaluate.data import read_questions, subsample
+    from pluralign.evaluate.data import question_key, read_questions, subsample
     from pluralign.lm.multiple_choice import Format, choice_distributions
 
     qs = subsample(read_questions(SHARED / "pluralism" / "distributional_globalopinionqa.jsonl"), n, 0,
-                   key=lambda q: q.id)
+                   key=question_key)
     distinct = list(dict.fromkeys((q.header, tuple(q.options)) for q in qs))
     headers, options = [h for h, _ in distinct], [list(o) for _, o in distinct]
     choice_distributions(lm, headers[:2], options[:2], Format())  # warm-up

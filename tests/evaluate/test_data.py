@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pluralign.errors import InputError
-from pluralign.evaluate.data import (question_header, read_bbq, read_overton, read_prompts, read_questions,
+from pluralign.evaluate.data import (question_header, question_key, read_bbq, read_overton, read_prompts, read_questions,
                                      read_value_kaleidoscope, subsample)
 from tests.evaluate.conftest import write_jsonl
 
@@ -92,3 +92,10 @@ def test_shared_layouts(shared_data):
     assert all("Options:" not in q.header for q in glob)
     bbq = read_bbq(shared_data / "bbq")
     assert all(item.target is not None for item in bbq)
+
+
+def test_question_key_groups_a_question_across_countries(tmp_path):
+    rows = [{**GOOD, "id": i, "attribute": c} for i, c in enumerate(["Kenya", "Chile", "Peru"])]
+    rows.append({**GOOD, "question": "Question: Coffee?\nOptions: A. Yes B. No\nAnswer:", "id": 9})
+    picked = subsample(read_questions(write_jsonl(tmp_path / "q.jsonl", rows)), 1, seed=0, key=question_key)
+    assert len(picked) in (1, 3) and len({question_key(q) for q in picked}) == 1

@@ -71,10 +71,10 @@ def distributional_cmd(
 ) -> None:
     """Whose opinions does the model reflect: 1 − Jensen–Shannon distance to each group's answers, ranked."""
     from pluralign.evaluate.ask import AskConfig
-    from pluralign.evaluate.data import read_questions, subsample
+    from pluralign.evaluate.data import question_key, read_questions, subsample
     from pluralign.evaluate.distributional import evaluate_distributional
 
-    questions = subsample(read_questions(data), limit, seed, key=lambda q: (q.id, q.header))
+    questions = subsample(read_questions(data), limit, seed, key=question_key)
     config = AskConfig(rotations=rotations, calibrate=calibrate)
     lms = models(model, baseline)
     results = [evaluate_distributional(lm, questions, config, samples=samples, seed=seed) for lm in lms]
@@ -82,7 +82,7 @@ def distributional_cmd(
     ranked = [g for g, _ in results[0].ranked()]
     keys = ["overall", *ranked[:top], *(["…"] if len(ranked) > 2 * top else []), *ranked[max(top, len(ranked) - top):]]
     figures = [{"overall": r.overall, **r.similarity} for r in results]
-    side_by_side(f"similarity 1 − JSD per group, ranked ({len({q.id for q in questions})} questions, "
+    side_by_side(f"similarity 1 − JSD per group, ranked ({len(set(map(question_key, questions)))} questions, "
                  f"{config.label})", "group", names, figures, keys=keys)
     if results[0].wasserstein:
         overall = [{"1 − W1/(N−1), all groups": _pooled(r)} for r in results]

@@ -278,6 +278,11 @@ def read_prompts(path: str | Path) -> list[dict]:
     return out
 
 
+def question_key(q: Question) -> tuple:
+    """What identifies a question across the groups asked it (GlobalOpinionQA ids are per country row)."""
+    return (q.header, tuple(q.options))
+
+
 def subsample(items: list, limit: int | None, seed: int, key: Callable = lambda x: x) -> list:
     """Items whose key is among ``limit`` keys drawn with ``seed`` (all items when limit is None or large)."""
     keys = list(dict.fromkeys(key(x) for x in items))

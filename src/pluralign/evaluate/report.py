@@ -104,7 +104,7 @@ def run_report(lm: LanguageModel, baseline: LanguageModel | None, config: Report
 
     if have(plural / "distributional_globalopinionqa.jsonl", "whose opinions"):
         qs = D.subsample(D.read_questions(plural / "distributional_globalopinionqa.jsonl"), cfg.distributional, seed,
-                         key=lambda q: q.id)
+                         key=D.question_key)
         out["distributional"] = [_timed(timings, "distributional", lambda m=m: distributional.evaluate_distributional(
             m, qs, cfg.ask, seed=seed).to_dict()) for m in lms]
     if have(plural / "steerable_opinionqa.jsonl", "steerability"):
