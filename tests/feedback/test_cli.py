@@ -87,3 +87,42 @@ def test_bad_files_exit_2_and_write_nothing(tiny_dir, tmp_path, capsys, command,
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize("extra, rows, message", [
+    ([], ['{"id": "a", "prompt": "p", "response_a": "x", "response_b": "y"}',
+          '{"id": "a", "prompt": "q", "response_a": "x", "response_b": "y"}'],
+     "pairs.jsonl:2: field 'id': id 'a' repeats"),
+    (["--principles", "some"], None, "principles"),
+    (["--clamp", "0.9,0.1"], None, "bad labelling option"),
+    (["--fewshot-file", "MISSING"], None, "MISSING"),
+    ([], ['{"prompt": [{"role": "tool", "content": "x"}], "response_a": "x", "response_b": "y"}'], "role must be one of"),
+])
+def test_label_options_are_checked_before_the_model_loads(tmp_path, capsys, extra, rows, message):
+    """A model path that does not exist: if the model were loaded first, the error would be 'model not found'."""
+    from pluralign.cli import main
+
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("\n".join(rows or ['{"prompt": "p", "response_a": "x", "response_b": "y"}']) + "\n")
+    extra = [str(tmp_path / "missing.jsonl") if x == "MISSING" else x for x in extra]
+    with pytest.raises(SystemExit) as ex:
+        main(["cai", "label", "--pairs", str(pairs), "--out", str(tmp_path / "out.jsonl"), "--model",
+              str(tmp_path / "no-model"), *extra])
+    err = capsys.readouterr().err
+    assert ex.value.code == 2 and message.replace("MISSING", "missing.jsonl") in err and "model not found" not in err
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_eval_options_are_checked_before_the_model_loads(tmp_path, capsys):
+    from pluralign.cli import main
+
+    f = tmp_path / "c.jsonl"
+    f.write_text(json.dumps({"prompt": "Q?\n (A) a\n (B) b\n (C) c\nThe answer is:", "corrects": [" (A)"],
+                             "incorrects": [" (B)"]}) + "\n")
+    for extra, message in ((["--contrast-question", "Q?"], "--contrast-question needs --yes-question"),
+                           (["--yes-question", "Harmful?"], "needs two-option questions"),
+                           (["--out", str(tmp_path)], "is a folder")):
+        with pytest.raises(SystemExit) as ex:
+            main(["cai", "eval", "--comparisons", str(f), "--model", str(tmp_path / "no-model"), *extra])
+        err = capsys.readouterr().err
+        assert ex.value.code == 2 and message in err and "model not found" not in err, err

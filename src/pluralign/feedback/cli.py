@@ -100,8 +100,9 @@ def pairs_cmd(
     typer.echo(f"wrote {len(pairs)} pairs to {out}")
 
 
-def _labeller(lm, constitution, principles, both_orders, calibrate, chat, fewshot, fewshot_file, cot, clamp, seed,
-              low_precision=False):
+def _labeller(load_lm, constitution, principles, both_orders, calibrate, chat, fewshot, fewshot_file, cot, clamp,
+              seed, low_precision=False):
+    """The labeller; every option and file is checked before ``load_lm()`` loads the model."""
     from pluralign.feedback.ai_preference import AIFeedback, LabelConfig
     from pluralign.feedback.fewshot import load_choice_examples
 
@@ -112,7 +113,8 @@ def _labeller(lm, constitution, principles, both_orders, calibrate, chat, fewsho
                              seed=seed)
     except ValueError as err:
         raise InputError(f"bad labelling option: {err}") from None
-    return AIFeedback(lm, constitution, config, examples=load_choice_examples(fewshot_file))
+    examples = load_choice_examples(fewshot_file)
+    return AIFeedback(load_lm(), constitution, config, examples=examples)
 
 
 Principles = Annotated[str, typer.Option(help="'sample' one principle per pair, or average 'all'")]
@@ -150,13 +152,17 @@ def label_cmd(
     from pluralign.lm import load_model
     from pluralign.progress import progress_bar
 
+    from pluralign.io import check_output_file
+
     items, cons = read_pairs(pairs), _constitution(constitution)
-    labeller = _labeller(load_model(model, batch_size=batch_size), cons, principles, both_orders, calibrate, chat,
-                         fewshot, fewshot_file, cot, clamp, seed, low_precision)
+    preferences = preferences or _sibling(out, ".preferences.jsonl")
+    check_output_file(out)
+    check_output_file(preferences)
+    labeller = _labeller(lambda: load_model(model, batch_size=batch_size), cons, principles, both_orders, calibrate,
+                         chat, fewshot, fewshot_file, cot, clamp, seed, low_precision)
     asks = len(items) * (len(cons.principles) if principles == "all" else 1) * (2 if both_orders else 1)
     with progress_bar("labelling", asks) as advance:
         comparisons = labeller.label(items, progress=advance, source=str(pairs))
-    preferences = preferences or _sibling(out, ".preferences.jsonl")
     write_records(out, comparisons)
     write_records(preferences, to_preferences(comparisons))
     typer.echo(f"labelled {len(comparisons)} pairs: {out}; preferences: {preferences}")
@@ -190,19 +196,25 @@ def eval_cmd(
     evaluated file); for response-pair files it holds choice examples.
     """
     from pluralign.feedback.evaluate import evaluate, read_items
-    from pluralign.io import write_jsonl
+    from pluralign.io import check_output_file, write_jsonl
     from pluralign.lm import load_model
     from pluralign.progress import progress_bar
 
+    if contrast_question and not yes_question:
+        raise InputError("--contrast-question needs --yes-question")
+    if json_out is not None:
+        check_output_file(json_out)
     items = read_items(comparisons, limit)
+    if yes_question and any(it.multiple_choice and it.k != 2 for it in items):
+        raise InputError("--yes-question reads Yes as option (A): it needs two-option questions",
+                         path=str(comparisons))
     solved = [it for it in read_items(fewshot_file) if it.multiple_choice] if fewshot_file else []
     shots = solved[:fewshot]  # a file of solved questions is read as such, even when none are asked for
-    labeller = _labeller(load_model(model, batch_size=batch_size), _constitution(constitution), principles,
+    labeller = _labeller(lambda: load_model(model, batch_size=batch_size), _constitution(constitution), principles,
                          both_orders, calibrate, chat, fewshot, fewshot_file if not solved else None, False,
                          "0.4,0.6", seed, low_precision)
     per_pair = len(labeller.constitution.principles) if principles == "all" else 1
-    if contrast_question and not yes_question:
-        raise InputError("--contrast-question needs --yes-question")
+
     def mc_asks(item) -> int:  # one question per rotation of the options, or the yes/no question(s)
         return (2 if contrast_question else 1) if yes_question else (item.k if both_orders else 1)
 

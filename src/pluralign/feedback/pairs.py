@@ -21,7 +21,7 @@ from pluralign.records import Provenance, ResponsePair
 
 def read_pairs(path: str | Path) -> list[ResponsePair]:
     """Validate a pairs file; errors name the line and field."""
-    path, pairs = str(path), []
+    path, pairs, seen = str(path), [], {}
     for line, row in iter_jsonl(path):
         if not isinstance(row, dict):
             raise InputError("expected a JSON object", path=path, line=line)
@@ -47,7 +47,12 @@ def read_pairs(path: str | Path) -> list[ResponsePair]:
             provenance = Provenance.model_validate(row.get("provenance") or {})
         except ValidationError as err:
             raise InputError(err.errors()[0]["msg"], path=path, line=line, field="provenance") from None
-        pairs.append(ResponsePair(id=str(row.get("id", line)), prompt=prompt, response_a=responses[0],
+        pair_id = str(row.get("id", line))
+        if pair_id in seen:
+            raise InputError(f"id {pair_id[:40]!r} repeats line {seen[pair_id]} (labels are kept by id)", path=path,
+                             line=line, field="id")
+        seen[pair_id] = line
+        pairs.append(ResponsePair(id=pair_id, prompt=prompt, response_a=responses[0],
                                   response_b=responses[1], provenance=provenance))
     if not pairs:
         raise InputError("no pairs", path=path)

@@ -27,6 +27,7 @@ from typing import Any, Callable, Protocol, Union, runtime_checkable
 import numpy as np
 
 Prompt = Union[str, Sequence[Any]]
+CHAT_ROLES = ("system", "user", "assistant")  # what chat templates know
 Progress = Callable[[int], None]
 
 
@@ -103,7 +104,10 @@ def as_messages(prompt: Prompt) -> list[dict] | None:
         if hasattr(m, "model_dump"):
             m = m.model_dump()
         if not isinstance(m, dict) or "role" not in m or "content" not in m:
-            raise ValueError(f"a chat prompt must be a list of {{role, content}} messages, got {m!r}")
+            raise ValueError(f"a chat prompt must be a list of {{role, content}} messages, got {str(m)[:80]!r}")
+        if m["role"] not in CHAT_ROLES or not isinstance(m["content"], str):
+            raise ValueError(f"a message's role must be one of {', '.join(CHAT_ROLES)} and its content text, got "
+                             f"role {str(m['role'])[:40]!r}")
         out.append({"role": m["role"], "content": m["content"]})
     return out
 
