@@ -102,3 +102,20 @@ def test_report_renders_in_chromium(report, tmp_path):
     assert not errors, errors
     assert all(u.startswith("file://") or u.startswith("data:") for u in requests), requests
     assert shot.stat().st_size > 20_000
+
+
+def test_provenance_finds_the_training_run(tmp_path):
+    from pluralign.evaluate.report import provenance
+
+    model = tmp_path / "run" / "train" / "run" / "model"
+    model.mkdir(parents=True)
+    (model.parent / "result.json").write_text(json.dumps({"steps": 6, "final_loss": 0.67}))
+    (tmp_path / "run" / "pipeline.toml").write_text("[run]\n")
+
+    class Trained:
+        name, path = "trained", str(model)
+
+    prov = provenance(Trained(), str(model))
+    assert prov["training"]["steps"] == 6 and prov["run"] == str(tmp_path / "run")
+    assert "pipeline.toml" in prov["run_artifacts"]
+    assert "run" not in provenance(type("Plain", (), {"name": "m", "path": None})(), "default")

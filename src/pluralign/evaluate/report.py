@@ -66,8 +66,10 @@ def provenance(lm: LanguageModel, spec: str) -> dict:
                 out["training"] = json.loads(result.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 out["training"] = "unreadable result.json"
-        run = path.parent.parent  # a run directory: RUN/train/model beside RUN/pipeline.toml and the stages
-        if any((run / name).exists() for name in ("pipeline.toml", "constitution.json", "votes.jsonl")):
+        # The run directory: the nearest folder above holding the pipeline file or the panel's artifacts.
+        run = next((d for d in list(path.parents)[1:4]
+                    if any((d / name).exists() for name in ("pipeline.toml", "constitution.json", "votes.jsonl"))), None)
+        if run is not None:
             out["run"] = str(run)
             out["run_artifacts"] = sorted(str(p.relative_to(run)) for p in run.glob("**/*")
                                           if p.suffix in (".jsonl", ".json", ".toml") and len(p.relative_to(run).parts) <= 2)
