@@ -118,13 +118,29 @@ def run_author(args, author: str, train, test, judge, lm_judge) -> dict:
         verdicts += found
         rows[other] = win_rate(found)
         print(f"[{args.dataset} {author}] DITTO vs {other:10s} {_fmt(rows[other])}", flush=True)
+    rows["judge check"] = judge_check(judge, author, test, outputs["zero-shot"])
+    print(f"[{args.dataset} {author}] judge check: the author's own text vs zero-shot {_fmt(rows['judge check'])}")
     write_records(work / "comparisons.jsonl", verdicts)
     (work / "outputs.json").write_text(json.dumps(outputs, indent=1, ensure_ascii=False))
     return {"author": author, "seconds": seconds, "rows": rows, "verdicts": verdicts}
 
 
+def judge_check(judge, author: str, test, zero_shot: list[list[str]]) -> dict:
+    """How often the classifier prefers the author's held-out text (its first piece, about an output's length) to
+    a zero-shot output: a judge that cannot tell these apart cannot rank the systems."""
+    from pluralign.train.ditto.judges import win_rate
+    from pluralign.train.ditto.loop import text_of
+
+    found = []
+    for d, outs in zip(test, zero_shot):
+        own = [chunks(text_of(d.completion))[0]] * len(outs)
+        found += judge.compare(d.prompt, own, outs, author, ("author", "zero-shot"), f"{author}/{d.id}")
+    return win_rate(found)
+
+
 def _fmt(r: dict) -> str:
-    return f"{100 * r['win_rate']:5.1f}%  [{100 * r['low']:5.1f}, {100 * r['high']:5.1f}]  (n={r['n']}, prompts={r['units']})"
+    return (f"{100 * r['win_rate']:5.1f}%  [{100 * r['low']:5.1f}, {100 * r['high']:5.1f}]  "
+            f"(n={r['n']}, prompts={r['units']}, {r['interval']})")
 
 
 def main() -> None:
@@ -161,9 +177,9 @@ def main() -> None:
                           lm_judge) for a in args.authors]
 
     print(f"\n{args.dataset}, {len(results)} author(s) ({', '.join(args.authors)}), classifier judge, "
-          f"{args.eval_samples} samples per test prompt; intervals: 95% percentile bootstrap over prompts")
+          f"{args.eval_samples} samples per test prompt; 95% intervals")
     pooled_all = []
-    for other in results[0]["rows"]:
+    for other in (k for k in results[0]["rows"] if k != "judge check"):
         pooled = [v for r in results for v in r["verdicts"]
                   if v.provenance.details["system_b"] == other and v.annotator == "authorship-classifier"]
         pooled_all += pooled

@@ -64,6 +64,21 @@ def test_win_rate_intervals_resample_prompts(judge):
                                   "formal", ("x", "y"), unit=f"p{unit}")
     result = win_rate(verdicts)
     assert result["win_rate"] == pytest.approx(0.75) and result["units"] == 8 and result["n"] == 32
+    assert result["interval"] == "bootstrap over prompts"
     assert 0.4 < result["low"] < 0.75 < result["high"] <= 1.0  # 8 prompts: a wide interval, not 32 coin flips
     one = win_rate(verdicts[:4])  # a single prompt: Wilson's interval over its comparisons
     assert one["units"] == 1 and one["win_rate"] == 1.0 and one["low"] < 1.0 == one["high"]
+    assert one["interval"] == "Wilson over comparisons"
+
+
+def test_lm_judge_asks_both_orders(tiny_lm):
+    from pluralign.train.ditto.judges import LMJudge
+
+    judge = LMJudge(tiny_lm)
+    a, b = ["Quite so; indeed.", "Well, rather."], ["omg yes!!!", "lol no!!"]
+    forward = judge.compare("Any thoughts?", "Indeed; quite so.", a, b, "formal", ("ditto", "sft"), unit="p1")
+    backward = judge.compare("Any thoughts?", "Indeed; quite so.", b, a, "formal", ("sft", "ditto"), unit="p1")
+    assert all(0.0 < c.p_a < 1.0 for c in forward)
+    # both option orders averaged: swapping the responses gives the complement
+    assert [c.p_a for c in forward] == pytest.approx([1 - c.p_a for c in backward], abs=1e-6)
+    assert forward[0].annotator == "lm:tiny" and forward[0].provenance.details["system_b"] == "sft"

@@ -22,13 +22,15 @@ def ditto(
                                                      show_default=False)] = None,
     demos: Annotated[Optional[Path], typer.Option(
         "--demos", help="Demonstration records or DITTO benchmark JSONL (author, prompt, demonstration).")] = None,
-    author: Annotated[Optional[str], typer.Option("--author", help="The author to align to (if the file has several).")] = None,
+    author: Annotated[Optional[str], typer.Option(
+        "--author", help="The author to align to (if the file has several).")] = None,
     model: OptionalModelOpt = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="run directory (resumed when rerun)")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="random seed")] = None,
     steps: Annotated[Optional[int], typer.Option("--steps", help="DPO updates after SFT.")] = None,
     samples: Annotated[Optional[int], typer.Option("--samples", help="M: samples per prompt each time.")] = None,
-    resample_every: Annotated[Optional[int], typer.Option("--resample-every", help="K: steps between samplings.")] = None,
+    resample_every: Annotated[Optional[int], typer.Option(
+        "--resample-every", help="K: steps between samplings.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any config key: --set key=value.")] = None,
 ) -> None:
     """DITTO: SFT on the demonstrations, then DPO with demonstrations preferred over the model's own samples."""

@@ -107,11 +107,13 @@ class LMJudge:
                 for a, b, x in zip(outputs_a, outputs_b, p)]
 
 
-def win_rate(comparisons: Sequence[Comparison], confidence: float = 0.95, seed: int = 0) -> dict[str, float]:
+def win_rate(comparisons: Sequence[Comparison], confidence: float = 0.95, seed: int = 0,
+             min_units: int = 5) -> dict:
     """Mean ``p_a`` (ties count half) with a percentile-bootstrap interval over units (prompts).
 
     Samples for one prompt share that prompt, so the unit of resampling is the prompt (``provenance.details
-    ["unit"]``), not the comparison; with a single unit the interval is Wilson's, over comparisons.
+    ["unit"]``), not the comparison. With fewer than ``min_units`` prompts a bootstrap over them means nothing, and
+    the interval is Wilson's over comparisons (too narrow where samples of a prompt agree); ``interval`` says which.
     """
     from scipy import stats
 
@@ -121,7 +123,8 @@ def win_rate(comparisons: Sequence[Comparison], confidence: float = 0.95, seed: 
     scores = np.array([c.p_a for c in comparisons], dtype=float)
     if len(scores) == 0:
         raise ValueError("no comparisons")
-    if len(units) >= 2:
+    if len(units) >= min_units:
+        method = "bootstrap over prompts"
         means = np.array([np.mean(v) for v in units.values()])
         if np.ptp(means) == 0:
             lo = hi = float(means[0])
@@ -131,7 +134,8 @@ def win_rate(comparisons: Sequence[Comparison], confidence: float = 0.95, seed: 
             lo, hi = float(ci.low), float(ci.high)
         rate = float(means.mean())
     else:
+        method = "Wilson over comparisons"
         rate = float(scores.mean())
         ci = stats.binomtest(int(round(scores.sum())), len(scores)).proportion_ci(confidence, method="wilson")
         lo, hi = float(ci.low), float(ci.high)
-    return {"win_rate": rate, "low": lo, "high": hi, "n": len(scores), "units": len(units)}
+    return {"win_rate": rate, "low": lo, "high": hi, "n": len(scores), "units": len(units), "interval": method}
