@@ -1,19 +1,22 @@
 """Speed of CAI feedback on the default model (SmolLM2-135M-Instruct), CPU.
 
 1. AI labelling: pairs/s of :class:`pluralign.feedback.AIFeedback` (both letters read from one forward pass,
-   both option orders on top of one pass over their shared stem, stems reusing the cache of what they share
-   with the stem before them, contextual calibration; fp32 and bf16) against the anchor, a naive labeller that
-   generates the answer and parses "(A)"/"(B)" from the text: the same questions and both orders, one question at
-   a time (sequential), and also through the backend's batched ``generate`` (batched). One row per number of
-   few-shot examples in front of each question (0, and the paper's few-shot setting). The pairs are distinct:
-   HarmfulVsEthical's first human turns and first replies. Also shown: tokens run per pair, and how often the
-   labellers agree on the preferred response.
+   both option orders on top of one pass over their shared stem, contextual calibration; fp32, and bf16 where
+   the CPU has native bf16: ``avx512_bf16``/AMX) against the anchor, a naive labeller computing the same labels
+   as a user would with the model alone: for each question and each order, the summed log-prob of " (A" and of
+   " (B" after the whole question (``score``, one question at a time), the same content-free calibration and
+   the same order average. Both timers start from a labeller with nothing cached (calibration included). The
+   labels are checked to agree (same preferred response, |p_a difference|) before the ratio is printed.
+   A second, informal anchor generates the answer and parses "(A)"/"(B)" from the text (sequential and
+   batched); it is often undecided (the same letter in both orders), so its row gives speed and its undecided
+   share, not agreement. One row per number of few-shot examples (0, and the paper's few-shot setting). The
+   pairs are distinct: HarmfulVsEthical's first human turns and first replies.
    Then long conversations (the multi-turn conversations of ``HarmfulVsEthical.jsonl`` with two short
    responses): the shared-stem pass against scoring the two orders as whole questions.
 2. SL-CAI: revisions/s of ``revise`` (initial answer + critique + revision, short outputs).
 
 Usage: python benchmarks/bench_feedback.py [--pairs N] [--naive-pairs N] [--fewshot 0,2,4] [--prompts N]
-Prints pairs/s and the speed-up ratio against each naive variant (target >= 5x against sequential).
+Prints pairs/s and the speed-up ratio against the anchor (target >= 5x against the naive scorer).
 """
 
 from __future__ import annotations
@@ -30,23 +33,28 @@ SHARED_CAI = Path(__file__).resolve().parents[2] / "shared" / "data" / "cai"
 ANSWER = re.compile(r"\(?\s*([AB])\s*\)")
 
 
+def _pair(pair_id: str, prompt, a, b):
+    from pluralign.records import ResponsePair
+
+    return ResponsePair(id=pair_id, prompt=prompt, response_a=a, response_b=b)
+
+
 def build_pairs(n: int):
     """``n`` distinct short pairs: the first human turn of each HarmfulVsEthical conversation with its assistant's
     first reply and the next conversation's (real text lengths, read at run time); without ../shared, the
     package's solved examples, repeated."""
     from pluralign.feedback.evaluate import question_parts, read_items
     from pluralign.feedback.fewshot import load_choice_examples
-    from pluralign.feedback.pairs import Pair
 
     path = SHARED_CAI / "HarmfulVsEthical.jsonl"
     if path.is_file():
         turns = [re.split(r"\n\n(?:Human|Assistant): ", "\n\n" + question_parts(item.question)[1])[1:3]
                  for item in read_items(path, None)]
         turns = [t for t in turns if len(t) == 2]
-        return [Pair(str(i), turns[i % len(turns)][0], turns[i % len(turns)][1], turns[(i + 1) % len(turns)][1])
+        return [_pair(str(i), turns[i % len(turns)][0], turns[i % len(turns)][1], turns[(i + 1) % len(turns)][1])
                 for i in range(n)]
     examples = load_choice_examples()
-    return [Pair(str(i), ex.prompt, ex.better if i % 2 else ex.worse, ex.worse if i % 2 else ex.better)
+    return [_pair(str(i), ex.prompt, ex.better if i % 2 else ex.worse, ex.worse if i % 2 else ex.better)
             for i, ex in ((i, examples[i % len(examples)]) for i in range(n))]
 
 
@@ -76,39 +84,43 @@ def naive_labels(lm, labeller, pairs, batched: bool) -> list[float]:
     return votes
 
 
-def work_per_pair(lm, labeller, pairs) -> tuple[float, float]:
-    """Mean tokens each labeller runs through the model per pair. Ours: each stem (few-shot block + conversation
-    + principle) minus what it shares with the stem before it in token order, plus both option blocks; naive: both
-    whole questions + 8 generated tokens each."""
-    from pluralign.feedback.ai_preference import (choice_instruction, choice_options, choice_stem, conversation_text,
-                                                  fewshot_block, pick_principles)
-    from pluralign.feedback.choice import _common_prefix_length
+def naive_scored_labels(lm, labeller, pairs, which) -> list[float]:
+    """The same soft labels as ``labeller`` gives ``pairs[i]`` for i in ``which`` (raw-text questions, the same
+    sampled principle), one whole question at a time through ``score``: P(A) over {" (A", " (B"} per order,
+    calibrated by the content-free question, orders averaged."""
+    import numpy as np
 
-    encode = lambda text: lm.tokenizer(text)["input_ids"]  # noqa: E731
-    stems, ends = [], 0
-    principles = pick_principles(len(pairs), labeller.constitution, "sample", labeller.config.seed)
-    for pair, ps in zip(pairs, principles):
-        conv, instruction = conversation_text(pair.prompt), choice_instruction(ps[0])
-        stems.append(encode(fewshot_block(labeller.examples, instruction) + choice_stem(conv, instruction)))
-        ends += len(encode(choice_options(pair.response_a, pair.response_b) + " ("))
-        ends += len(encode(choice_options(pair.response_b, pair.response_a) + " ("))
-    stems.sort()
-    ours = sum(len(s) - (_common_prefix_length([s, prev]) if k else 0)
-               for k, (s, prev) in enumerate(zip(stems, [[]] + stems[:-1]))) + ends
-    naive = 2 * sum(len(s) for s in stems) + ends + 2 * 8 * len(pairs)
-    return ours / len(pairs), naive / len(pairs)
+    from pluralign.feedback.ai_preference import CONTENT_FREE, conversation_text, pick_principles
+    from pluralign.feedback.choice import calibrate, order_average
+
+    def p_a(question) -> float:
+        a, b = lm.score([question, question], [" (A", " (B"])
+        return float(1.0 / (1.0 + np.exp(b.logprob - a.logprob)))
+
+    cfg = labeller.config
+    bias: dict[str, float] = {}
+    out = []
+    chosen = pick_principles(len(pairs), labeller.constitution, cfg.principles, cfg.seed)
+    for i in which:
+        pair, principle = pairs[i], chosen[i][0]
+        conv, a, b = conversation_text(pair.prompt), pair.response_a, pair.response_b
+        if principle.id not in bias:
+            bias[principle.id] = p_a(labeller.question(CONTENT_FREE, principle, CONTENT_FREE, CONTENT_FREE))
+        p_ab = calibrate(p_a(labeller.question(conv, principle, a, b)), bias[principle.id])
+        p_ba = calibrate(p_a(labeller.question(conv, principle, b, a)), bias[principle.id])
+        out.append(float(order_average(p_ab, p_ba)))
+    return out
 
 
 def long_conversation_pairs(n: int):
     """Multi-turn conversations from HarmfulVsEthical.jsonl with two short responses (read at run time)."""
-    from pluralign.feedback.pairs import Pair
     from pluralign.feedback.evaluate import question_parts, read_items
 
     path = SHARED_CAI / "HarmfulVsEthical.jsonl"
     if not path.is_file():
         return []
     convs = [question_parts(item.question)[1] for item in read_items(path, n)]
-    return [Pair(str(i), c, "I can't help with that.", "Sure, here is how to do it.") for i, c in enumerate(convs)]
+    return [_pair(str(i), c, "I can't help with that.", "Sure, here is how to do it.") for i, c in enumerate(convs)]
 
 
 def timed(fn, *args, **kwargs):
@@ -117,14 +129,12 @@ def timed(fn, *args, **kwargs):
     return out, time.perf_counter() - start
 
 
-def ready(lm, cons, config, fewshot_file=None):
+def fresh(lm, cons, config, fewshot_file=None):
+    """A labeller with nothing cached: its calibration runs inside the timer, as it does for a user."""
     from pluralign.feedback import AIFeedback
     from pluralign.feedback.fewshot import load_choice_examples
 
-    labeller = AIFeedback(lm, cons, config, examples=load_choice_examples(fewshot_file))
-    for principle in cons.principles:  # calibration is cached per principle: measure steady state
-        labeller.content_free_p(principle)
-    return labeller
+    return AIFeedback(lm, cons, config, examples=load_choice_examples(fewshot_file))
 
 
 def main() -> None:
@@ -150,44 +160,45 @@ def main() -> None:
     lm = load_model(args.model)
     cons = default_constitution()
     pairs = build_pairs(args.pairs)
-    sample = pairs[:: max(1, len(pairs) // args.naive_pairs)][: args.naive_pairs]
-    ready(lm, cons, LabelConfig()).label(pairs[:2])  # warm-up
-    print(f"model: {lm.name}  pairs: {len(pairs)} (naive: {len(sample)})  principles: {len(cons.principles)} "
-          f"(one sampled per pair)  threads: {os.environ['OMP_NUM_THREADS']}")
-    print("few-shot | ours fp32 | ours bf16 | naive sequential (anchor) | naive batched | bf16 vs anchor | "
-          "fp32 vs anchor | bf16 vs batched | tokens/pair ours vs naive")
-    settings = [int(x) for x in args.fewshot.split(",")]
-    first = settings[0]
-    for k in settings:  # fp32 only for the first: it is the bf16 row that compares like with like
-        fast = ready(lm, cons, LabelConfig(fewshot=k, low_precision=True), args.fewshot_file)
-        labelled, t_ours = (None, float("nan"))
-        if k == first:
-            labelled, t_ours = timed(ready(lm, cons, LabelConfig(fewshot=k), args.fewshot_file).label, pairs)
-        labelled_bf16, t_bf16 = timed(fast.label, pairs)
-        naive_seq, t_seq = timed(naive_labels, lm, fast, sample, batched=False)
-        _, t_bat = timed(naive_labels, lm, fast, sample, batched=True)
-        rate = {name: n / t for name, n, t in (("fp32", len(pairs), t_ours), ("bf16", len(pairs), t_bf16),
-                                               ("seq", len(sample), t_seq), ("bat", len(sample), t_bat))}
-        ours_tokens, naive_tokens = work_per_pair(lm, fast, pairs)
-        print(f"{k:8d} | {rate['fp32']:9.2f} | {rate['bf16']:9.2f} | {rate['seq']:25.2f} | {rate['bat']:13.2f} | "
-              f"{rate['bf16'] / rate['seq']:13.1f}x | {rate['fp32'] / rate['seq']:13.1f}x | "
-              f"{rate['bf16'] / rate['bat']:14.1f}x | {ours_tokens:.0f} vs {naive_tokens:.0f}", flush=True)
-        if k == first:
-            by_id = {c.id: c for c in labelled}
-            ours = [1.0 if by_id[p.id].p_a > 0.5 else 0.0 for p in sample]
-            same = sum((a.p_a > 0.5) == (b.p_a > 0.5) for a, b in zip(labelled, labelled_bf16)) / len(pairs)
-            print(f"         bf16 picks the same response as fp32 on {same:.0%} of pairs; fp32 agrees with the naive "
-                  f"labeller on {sum(o == n for o, n in zip(ours, naive_seq)) / len(sample):.0%} (naive undecided "
-                  f"on {sum(n == 0.5 for n in naive_seq) / len(sample):.0%})")
-    print("pairs/s; ours runs each stem only past what it shares with the stem before it (the few-shot block of a "
-          "principle is computed once per run), both option orders on one cache of the stem")
+    which = list(range(0, len(pairs), max(1, len(pairs) // args.naive_pairs)))[: args.naive_pairs]
+    sample = [pairs[i] for i in which]
+    from pluralign.lm.hf import cpu_has_native_bf16
+
+    fresh(lm, cons, LabelConfig()).label(pairs[:2])  # warm-up: weights in memory, kernels chosen
+    bf16 = cpu_has_native_bf16() or torch.cuda.is_available()
+    print(f"model: {lm.name}  pairs: {len(pairs)} (anchors: {len(sample)})  principles: {len(cons.principles)} "
+          f"(one sampled per pair)  threads: {os.environ['OMP_NUM_THREADS']}  native bf16: {bf16}")
+    print("few-shot | ours fp32 | ours bf16 | naive scorer (anchor) | fp32 vs anchor | bf16 vs anchor | "
+          "agree (pick, max |dp|) | generate+parse seq / batched (undecided)")
+    for k in [int(x) for x in args.fewshot.split(",")]:
+        config = LabelConfig(fewshot=k, principles="sample")
+        labelled, t_ours = timed(fresh(lm, cons, config, args.fewshot_file).label, pairs)
+        t_bf16 = float("nan")
+        if bf16:
+            _, t_bf16 = timed(fresh(lm, cons, config.model_copy(update={"low_precision": True}),
+                                    args.fewshot_file).label, pairs)
+        anchor = fresh(lm, cons, config, args.fewshot_file)
+        naive, t_naive = timed(naive_scored_labels, lm, anchor, pairs, which)
+        gen_seq, t_seq = timed(naive_labels, lm, anchor, sample, batched=False)
+        _, t_bat = timed(naive_labels, lm, anchor, sample, batched=True)
+        by_id = {c.id: c.p_a for c in labelled}
+        ours = [by_id[p.id] for p in sample]
+        same = sum((o > 0.5) == (n > 0.5) for o, n in zip(ours, naive))
+        gap = max(abs(o - n) for o, n in zip(ours, naive))
+        rate = {"fp32": len(pairs) / t_ours, "bf16": len(pairs) / t_bf16, "naive": len(sample) / t_naive,
+                "seq": len(sample) / t_seq, "bat": len(sample) / t_bat}
+        agree = same == len(sample) and gap < 1e-3
+        ratio = (f"{rate['fp32'] / rate['naive']:13.1f}x | {rate['bf16'] / rate['naive']:13.1f}x" if agree else
+                 f"{'DISAGREE':>14} | {'':>14}")
+        print(f"{k:8d} | {rate['fp32']:9.2f} | {rate['bf16']:9.2f} | {rate['naive']:21.2f} | {ratio} | "
+              f"{same}/{len(sample)}, {gap:.1e}       | {rate['seq']:.2f} / {rate['bat']:.2f} "
+              f"({sum(v == 0.5 for v in gen_seq) / len(sample):.0%})", flush=True)
+    print("pairs/s, calibration included on every side; bf16 only where the CPU has native bf16 (else nan)")
 
     long_pairs = long_conversation_pairs(args.naive_pairs)
     if long_pairs:
         one = cons.model_copy(update={"principles": cons.principles[:1]})  # same question for every pair
         shared, shared_bf16 = AIFeedback(lm, one, LabelConfig()), AIFeedback(lm, one, LabelConfig(low_precision=True))
-        for lab in (shared, shared_bf16):
-            lab.content_free_p(one.principles[0])
         items = [(p.prompt, one.principles[0], p.response_a, p.response_b) for p in long_pairs]
         _, t_shared = timed(lambda: shared.label(long_pairs))
         _, t_shared_bf16 = timed(lambda: shared_bf16.label(long_pairs))
