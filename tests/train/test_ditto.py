@@ -241,3 +241,15 @@ def test_reads_the_ditto_benchmark(shared_data):
     authors = Counter(d.author for d in demos)
     assert len(authors) == 21 and min(authors.values()) >= 7
     assert all(d.completion.strip() and d.prompt.strip() for d in demos)
+
+
+def test_config_file_and_flags(tmp_path):
+    from pluralign.train.ditto.config import load_ditto_config
+
+    (tmp_path / "run.toml").write_text('demos = "data/d.jsonl"\nbeta = 0.1\nsamples = 6\n')
+    cfg = load_ditto_config(tmp_path / "run.toml", {"samples": 2, "seed": None})
+    assert cfg.demos == str(tmp_path / "data" / "d.jsonl")  # relative to the file's folder
+    assert (cfg.beta, cfg.samples, cfg.seed) == (0.1, 2, 0)  # flags override, None = not given
+    (tmp_path / "bad.toml").write_text('demos = "d.jsonl"\nsampels = 6\n')
+    with pytest.raises(InputError, match=r"bad\.toml: field 'sampels': unknown key"):
+        load_ditto_config(tmp_path / "bad.toml", {})
