@@ -99,3 +99,18 @@ def test_question_key_groups_a_question_across_countries(tmp_path):
     rows.append({**GOOD, "question": "Question: Coffee?\nOptions: A. Yes B. No\nAnswer:", "id": 9})
     picked = subsample(read_questions(write_jsonl(tmp_path / "q.jsonl", rows)), 1, seed=0, key=question_key)
     assert len(picked) in (1, 3) and len({question_key(q) for q in picked}) == 1
+
+
+def test_opinionqa_directory(tmp_path):
+    wave = tmp_path / "American_Trends_Panel_W1"
+    wave.mkdir()
+    header = ",key,option_mapping,question,references,option_ordinal\n"
+    (wave / "info.csv").write_text(header + "0,Q1,{},Safe?,\"['Very', 'Not', 'Not sure', 'Refused']\",\"[1.0, 2.0]\"\n")
+    (wave / "SEX_data.json").write_text('{"Q1": {"MC_options": [], "Male": {"Very": 3, "Not": 1, "Refused": 2}, '
+                                        '"Female": {"Very": 0, "Not": 0}}}')
+    (qs,) = read_questions(tmp_path)  # Female gave no answers on the scale: left out
+    assert qs.group == "SEX_Male" and qs.options == ["Very", "Not", "Not sure"] and qs.gold == [3, 1, 0]
+    assert qs.ordinal == [1.0, 2.0]
+    (wave / "info.csv").write_text(header + "0,Q1,{},Safe?,\"['Very', 'Not']\",\"[1.0, nan]\"\n")
+    with pytest.raises(InputError, match=r"info.csv:2: field 'option_ordinal'"):
+        read_questions(tmp_path)
