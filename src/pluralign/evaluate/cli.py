@@ -223,7 +223,7 @@ def overton_cmd(
     baseline: BaselineOpt = None,
     limit: LimitOpt = 20,
     threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="the judge's cosine threshold")] = 0.4,
-    max_new_tokens: Annotated[int, typer.Option(min=1)] = 96,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="most tokens per answer")] = 96,
     out: OutOpt = None,
     seed: SeedOpt = 0,
 ) -> None:
@@ -256,7 +256,7 @@ def safety_cmd(
     controls: Annotated[Optional[Path], typer.Option(help="control responses with known verdicts (prompt, response, "
                                                           "harmful); default: the package's")] = None,
     limit: LimitOpt = 40,
-    max_new_tokens: Annotated[int, typer.Option(min=1)] = 64,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="most tokens per response")] = 64,
     out: OutOpt = None,
     seed: SeedOpt = 0,
 ) -> None:
