@@ -118,8 +118,3 @@ def config_command(config_cls, run, *, skip=(), extra=(), config_help="TOML or Y
 BatchSizeOpt = Annotated[int | None, typer.Option(
     "--batch-size", min=1, help="rows per forward pass when generating or scoring (default: sized per batch "
                                 "from the rows' lengths, up to 32 on a CPU)")]
-
-
-BatchSizeOpt = Annotated[int | None, typer.Option(
-    "--batch-size", min=1, help="rows per forward pass when generating or scoring (default: sized per batch "
-                                "from the rows' lengths, up to 32 on a CPU)")]
