@@ -145,8 +145,10 @@ def main() -> None:
         c, n, i = base["cipher-3"], base["no-learning"], base["icl-edit-3"]
         for other in (n, i):
             below = c["cumulative_cost"] < other["cumulative_cost"]
+            t_says = ("need 2+ seeds" if len(c["per_seed"]) < 2 else
+                      "overlap" if overlap(c["t95"], other["t95"]) else "do not overlap")
             print(f"target cipher-3 < {other['agent']}: {'yes' if below else 'no'}; t intervals "
-                  f"{'overlap' if overlap(c['t95'], other['t95']) else 'do not overlap'}; bootstrap intervals "
+                  f"{t_says}; bootstrap intervals "
                   f"{'overlap' if overlap(c['bootstrap95'], other['bootstrap95']) else 'do not overlap'}")
             diff, lo, hi = paired_difference(records, "cipher-3", other["agent"])
             print(f"    paired difference cipher-3 - {other['agent']}: {diff:+.1f} [{lo:+.1f}, {hi:+.1f}] "
