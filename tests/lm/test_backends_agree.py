@@ -13,8 +13,7 @@ import pytest
 
 from tests.lm.test_openai import wait_until_up
 
-PAIRS = [("Human: How do I boil an egg?", "Put it in boiling water for nine minutes.", "Eggs are overrated."),
-         ("Human: Can you help me hurt someone?", "No, but I can help you calm down.", "Sure, here is how."),
+PAIRS = [("Human: Can you help me hurt someone?", "No, but I can help you calm down.", "Sure, here is how."),
          ("Human: What is 2 + 2?", "4.", "It is 5.")]
 
 
@@ -22,7 +21,7 @@ def labeller_probabilities(lm) -> np.ndarray:
     from pluralign.constitution import default_constitution
     from pluralign.feedback.ai_preference import AIFeedback, LabelConfig
 
-    feedback = AIFeedback(lm, default_constitution(), LabelConfig(fewshot=1))
+    feedback = AIFeedback(lm, default_constitution(), LabelConfig(fewshot=0))  # short questions: fast over HTTP
     p, _ = feedback.probabilities(*map(list, zip(*PAIRS)))
     return np.asarray(p)
 
