@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from pluralign.cli_options import ModelOpt, OutFile
+from pluralign.cli_options import ModelOpt, OutFile, SeedOpt
 from pluralign.errors import InputError
 
 edits_app = typer.Typer(help="Learn a user's latent preference from their edits (PRELUDE / CIPHER).",
@@ -100,7 +100,7 @@ def learn_cmd(
         help="also write one constitution JSON per person here (for `pluralign cai label --constitution`)")] = None,
     model: ModelOpt = "default",
     phrase_tokens: Annotated[int, typer.Option(min=1, help="tokens per inferred or merged preference")] = 24,
-    seed: int = 0,
+    seed: SeedOpt = 0,
 ) -> None:
     """Infer each person's preference from their edits; write it as a Principle with its provenance."""
     from pluralign.feedback.edits.principles import learn_preferences, personal_constitution
