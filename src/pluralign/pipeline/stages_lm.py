@@ -155,16 +155,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _toml(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    return json.dumps(str(value), ensure_ascii=False)
-
-
 def accelerate_command(launcher, method: str, config: Path) -> list[str]:
     exe = Path(sys.executable).with_name("accelerate")
     exe = str(exe) if exe.is_file() else shutil.which("accelerate")
@@ -180,6 +170,7 @@ def accelerate_command(launcher, method: str, config: Path) -> list[str]:
 def run_train(ctx: Context) -> None:
     import importlib
 
+    from pluralign.config import toml_value
     from pluralign.io import read_records, write_records
     from pluralign.train.config import load_config, save_config
 
@@ -199,7 +190,7 @@ def run_train(ctx: Context) -> None:
     values = {**s.config, "model": model, "data": str(ctx.out / "data.jsonl"), "output_dir": str(ctx.out / "run"),
               "seed": s.config.get("seed", ctx.seed)}
     config_path = ctx.out / "config.toml"
-    config_path.write_text("".join(f"{k} = {_toml(v)}\n" for k, v in values.items()), encoding="utf-8")
+    config_path.write_text("".join(f"{k} = {toml_value(v)}\n" for k, v in values.items()), encoding="utf-8")
     config = load_config(config_path, cls)
     save_config(config, config_path)  # every resolved key, as the training command will read it
     ctx.say(f"{s.method} on {len(rows)} {'demonstrations' if s.method == 'sft' else 'preference pairs'}, "
