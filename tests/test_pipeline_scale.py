@@ -86,9 +86,9 @@ max_new_tokens = 5
 held_out = 1
 
 [stages.train]
-method = "rm"
+method = "dpo"
 launcher = {{ kind = "accelerate", num_processes = 2 }}
-config = {{ steps = 2, batch_size = 1, max_length = 48, lr = 1e-3, eval_split = 0.0, save_every = 2, log_every = 1 }}
+config = {{ steps = 2, batch_size = 1, max_length = 48, lr = 1e-3, save_every = 2, log_every = 1 }}
 """)
     runs = run_pipeline(load(path), tmp_path / "run", console=Console(quiet=True))
     assert {r.status for r in runs} == {"ran"}

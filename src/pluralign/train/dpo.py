@@ -17,6 +17,7 @@ monitors (reward margin, chosen/rejected log-probs, held-out accuracy).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from pluralign.train.checkpoint import (check_run_dir, load_model, load_tokenizer, lora_config, run_trainer,
@@ -28,6 +29,13 @@ from pluralign.train.data import preference_splits, read_preference_data
 def decided_pairs(dataset):
     """Keep TRL's three columns, dropping ties (p = 0.5 carries no direction for DPO)."""
     return dataset.filter(lambda row: row["p_chosen"] > 0.5).select_columns(["prompt", "chosen", "rejected"])
+
+
+def precompute_pays(cfg: DPOConfig, n_pairs: int) -> bool:
+    """Precompute the reference log-probs only when the run covers the data more than once, and in one process:
+    TRL's precomputed table is written to a per-process temporary folder that the other ranks of an
+    ``accelerate launch`` run cannot open."""
+    return cfg.steps * cfg.batch_size * cfg.grad_accum > n_pairs and int(os.environ.get("WORLD_SIZE", "1")) == 1
 
 
 def train_dpo(cfg: DPOConfig) -> dict[str, Any]:
@@ -43,7 +51,7 @@ def train_dpo(cfg: DPOConfig) -> dict[str, Any]:
     args = TRLDPOConfig(
         **trainer_arguments(cfg, held_out is not None), beta=cfg.beta, loss_type=[cfg.loss_type],
         label_smoothing=cfg.label_smoothing,
-        precompute_ref_log_probs=cfg.steps * cfg.batch_size * cfg.grad_accum > len(pairs),  # > 1 epoch
+        precompute_ref_log_probs=precompute_pays(cfg, len(pairs)),
     )
     trainer = DPOTrainer(
         model=load_model(cfg), args=args, train_dataset=pairs,
