@@ -21,27 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pluralign.errors import InputError
+from pluralign.io import iter_jsonl
 
 _OPTIONS = re.compile(r"\n\s*Options:|\n\s*\(?A[.)]\s")
-
-
-def iter_jsonl(path: str | Path):
-    """(line number, parsed JSON) for each non-blank line; bad bytes or JSON name their line."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as err:
-        raise InputError(f"cannot read: {err.strerror}", path=str(path)) from None
-    for line, data in enumerate(raw.split(b"\n"), start=1):
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InputError("not UTF-8 text", path=str(path), line=line) from None
-        if not text.strip():
-            continue
-        try:
-            yield line, json.loads(text)
-        except json.JSONDecodeError as err:
-            raise InputError(f"invalid JSON: {err.msg} (column {err.colno})", path=str(path), line=line) from None
 
 
 @dataclass

@@ -33,19 +33,6 @@ class BenchmarkRow(BaseModel):
     demonstration: str
 
 
-def check_utf8(path: str | Path) -> None:
-    """Raise naming the first line that is not UTF-8 (``pluralign.io`` readers assume UTF-8 text)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise InputError(f"cannot read: {err.strerror}", path=str(path)) from None
-    for lineno, raw in enumerate(data.split(b"\n"), start=1):
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise InputError(f"not UTF-8 text (byte {err.start + 1})", path=str(path), line=lineno) from None
-
-
 def _is_blank(text) -> bool:
     if isinstance(text, str):
         return not text.strip()
@@ -56,7 +43,6 @@ def read_demonstrations(path: str | Path) -> list[Demonstration]:
     """Every demonstration in ``path`` (either shape, mixed freely), validated, in file order."""
     path = str(path)
     stem, out = Path(path).stem, []
-    check_utf8(path)
     for lineno, row in iter_jsonl(path):
         if not isinstance(row, dict):
             raise InputError(f"expected a JSON object, got {type(row).__name__}", path=path, line=lineno)
