@@ -38,6 +38,8 @@ from pluralign.train.gpo.embeddings import cache_for, embed_survey
 from pluralign.train.gpo.meta import GpoConfig, meta_train
 from pluralign.train.gpo.metrics import alignment, cluster_bootstrap
 from pluralign.train.gpo.predict import GpoPredictor
+from pluralign.train.gpo.prior import PopulationPrior, prior_pool
+from pluralign.train.cli import parse_sets
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 PATHS = {"opinionqa": SHARED / "opinionqa", "globalopinionqa": SHARED / "pluralism" /
@@ -50,7 +52,7 @@ def train(args, data: str, survey, emb, **extra) -> tuple[GpoPredictor, dict, li
     cfg = GpoConfig(data=data, data_path=str(PATHS[data]), output_dir=str(Path(args.out_dir) / extra.pop("run", data)),
                     steps=args.steps, layers=args.layers, d_model=args.d_model, dim_feedforward=args.d_model,
                     batch_groups=args.batch_groups, seed=args.seed,
-                    min_questions=extra.pop("min_questions", POOL + 10), **extra)
+                    min_questions=extra.pop("min_questions", POOL + 10), **{**parse_sets(args.set), **extra})
     start = time.perf_counter()
     result = meta_train(cfg, survey, emb, embedder_id="minilm", progress=not args.quiet)
     result["wall_s"] = round(time.perf_counter() - start, 1)
@@ -60,13 +62,24 @@ def train(args, data: str, survey, emb, **extra) -> tuple[GpoPredictor, dict, li
     import torch
 
     state = torch.load(Path(cfg.output_dir) / "gpo.pt", weights_only=False)
+    result["config"] = state["config"]
     return GpoPredictor.load(cfg.output_dir), result, state["train_groups"], state["heldout_groups"]
+
+
+def gpo_predict(predictor, prior, survey, emb, group, context, targets):
+    """GPO's distributions on ``targets`` from the group's answers to ``context`` (question ids)."""
+    ctx = [(emb[q], survey.answers[group][q]) for q in context]
+    if not predictor.needs_prior:
+        return predictor.predict(ctx, [emb[q] for q in targets])
+    return predictor.predict(ctx, [emb[q] for q in targets], [prior(group, q) for q in context],
+                             [prior(group, q) for q in targets])
 
 
 def survey_benchmark(args, data: str) -> dict:
     survey = read_survey(data, PATHS[data])
     emb = embed_survey(survey, cache_for("minilm", args.cache_dir))
     predictor, result, train_groups, held = train(args, data, survey, emb)
+    prior = PopulationPrior(survey, prior_pool(survey, train_groups))
     rng = np.random.default_rng(args.seed)
     lm_groups = set(rng.choice(held, size=min(args.lm_groups, len(held)), replace=False).tolist())
     # scores[m][method][group] = list of per-target scores; "sub" holds the LM subsample's.
@@ -94,7 +107,7 @@ def survey_benchmark(args, data: str) -> dict:
         lm_seconds += time.perf_counter() - t0
         for m in MS:
             context = [(emb[q], survey.answers[g][q]) for q in pool[:m]]
-            preds = dict(fixed, gpo=predictor.predict(context, [emb[q] for q in targets]),
+            preds = dict(fixed, gpo=gpo_predict(predictor, prior, survey, emb, g, pool[:m], targets),
                          logistic=bl.logistic_per_group(context, [emb[q] for q in targets]))
             if lm and sub:
                 t0 = time.perf_counter()
@@ -163,6 +176,7 @@ def polis_scores(args, survey, emb, predictor, members, held) -> dict:
     """Per m: accuracy per held-out participant of GPO and the two majority baselines on the same votes."""
     votes = {g: {q: int(np.argmax(y)) for q, y in survey.answers[g].items()} for g in members}
     rows = {m: {"gpo": {}, "statement_majority": {}, "opinion_group_majority": {}} for m in MS}
+    prior = PopulationPrior(survey, prior_pool(survey, []))
     for g in held:
         answered = sorted(survey.answers[g])
         order = [answered[i] for i in np.random.default_rng([args.seed, len(g), sum(map(ord, g))])
@@ -174,7 +188,7 @@ def polis_scores(args, survey, emb, predictor, members, held) -> dict:
         stmt = [majority(votes, [h for h in members if h != g], q) for q in targets]
         grp = [majority(votes, mates, q) if mates else s for q, s in zip(targets, stmt)]
         for m in MS:
-            preds = predictor.predict([(emb[q], survey.answers[g][q]) for q in pool[:m]], [emb[q] for q in targets])
+            preds = gpo_predict(predictor, prior, survey, emb, g, pool[:m], targets)
             for name, guess in (("gpo", [int(np.argmax(p)) for p in preds]), ("statement_majority", stmt),
                                 ("opinion_group_majority", grp)):
                 rows[m][name][g] = [float(a == b) for a, b in zip(guess, actual)]
@@ -213,6 +227,8 @@ def main() -> None:
     ap.add_argument("--polis-within", action="store_true",
                     help="meta-train on 40%% of each conversation's own participants instead of other conversations")
     ap.add_argument("--polis-participants", type=int, default=200, help="held-out participants scored")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="any other GpoConfig field, e.g. --set prior=none --set lr=1e-3")
     ap.add_argument("--cache-dir", default="")
     ap.add_argument("--out-dir", default="runs/bench_gpo")
     ap.add_argument("--quiet", action="store_true")

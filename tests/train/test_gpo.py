@@ -18,65 +18,94 @@ from pluralign.errors import InputError
 from pluralign.train.gpo.meta import GpoConfig, meta_train
 from pluralign.train.gpo.model import GPO
 from pluralign.train.gpo.predict import GpoPredictor
+from pluralign.train.gpo.prior import smooth
 from pluralign.train.gpo.synthetic import hidden_rule_survey
 
 TINY = dict(d_model=16, layers=2, heads=2, dim_feedforward=32, emb_depth=2)
 
 
 def _episode(rng, n_ctx=4, n_tgt=3, k=3, dim=6):
+    """(context, targets, context priors, target priors) with random embeddings, answers and priors."""
     context = [(rng.normal(size=(k, dim)).astype(np.float32), rng.dirichlet(np.ones(k))) for _ in range(n_ctx)]
     targets = [rng.normal(size=(k, dim)).astype(np.float32) for _ in range(n_tgt)]
-    return context, targets
+    return context, targets, [rng.dirichlet(np.ones(k)) for _ in context], [rng.dirichlet(np.ones(k)) for _ in targets]
 
 
-def _predictor(dim=6, seed=0):
+def _predictor(dim=6, seed=0, prior="none", trained_delta=True):
+    """A tiny untrained model; ``trained_delta``: the delta head drawn at random, as after training (it starts
+    at zero under the population prior, where the output would not depend on the context)."""
     torch.manual_seed(seed)
-    return GpoPredictor(GPO(dim, **TINY), dim, GpoConfig(**TINY))
+    config = GpoConfig(**TINY, prior=prior)
+    model = GPO(dim, **config.model_kwargs())
+    if trained_delta:
+        model.predictor[-1].reset_parameters()
+    return GpoPredictor(model, dim, config)
 
 
-def test_a_target_input_changes_only_its_own_prediction():
+PRIORS = pytest.mark.parametrize("prior", ["none", "population"])
+
+
+@PRIORS
+def test_a_target_input_changes_only_its_own_prediction(prior):
     rng = np.random.default_rng(0)
-    model = _predictor()
-    context, targets = _episode(rng)
-    before = model.predict(context, targets)
+    model = _predictor(prior=prior)
+    context, targets, cp, tp = _episode(rng)
+    before = model.predict(context, targets, cp, tp)
     changed = [targets[0] + 1.0] + targets[1:]
-    after = model.predict(context, changed)
+    after = model.predict(context, changed, cp, tp)
     assert not np.allclose(before[0], after[0], atol=1e-4)  # the changed target itself moves
     for b, a in zip(before[1:], after[1:]):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
     assert all(abs(p.sum() - 1) < 1e-5 for p in after)  # each question's options sum to one
+    if prior == "population":  # a target's prior moves only its own prediction, too
+        moved = model.predict(context, targets, cp, [tp[1]] + tp[1:])
+        assert not np.allclose(before[0], moved[0], atol=1e-4)
+        for b, a in zip(before[1:], moved[1:]):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
 
 
-def test_context_answers_matter_and_target_answers_are_never_read():
+@PRIORS
+def test_context_answers_matter_and_target_answers_are_never_read(prior):
     rng = np.random.default_rng(1)
-    model = _predictor()
-    context, targets = _episode(rng)
-    base = model.predict(context, targets)
+    model = _predictor(prior=prior)
+    context, targets, cp, tp = _episode(rng)
+    base = model.predict(context, targets, cp, tp)
     flipped = [(x, y[::-1].copy()) for x, y in context]
-    assert not np.allclose(base[0], model.predict(flipped, targets)[0], atol=1e-4)
-    with_answers = model.predict(context, [(t, np.full(len(t), 0.9)) for t in targets])
+    assert not np.allclose(base[0], model.predict(flipped, targets, cp, tp)[0], atol=1e-4)
+    with_answers = model.predict(context, [(t, np.full(len(t), 0.9)) for t in targets], cp, tp)
     for b, a in zip(base, with_answers):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
 
 
 def test_chunked_prediction_equals_all_at_once():
     rng = np.random.default_rng(2)
-    model = _predictor()
-    context, targets = _episode(rng, n_tgt=7)
-    whole = model.predict(context, targets, chunk=100)
-    parts = model.predict(context, targets, chunk=2)
+    model = _predictor(prior="population")
+    context, targets, cp, tp = _episode(rng, n_tgt=7)
+    whole = model.predict(context, targets, cp, tp, chunk=100)
+    parts = model.predict(context, targets, cp, tp, chunk=2)
     for a, b in zip(whole, parts):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
+def test_an_untrained_residual_model_is_the_population_and_needs_the_prior():
+    rng = np.random.default_rng(3)
+    model = _predictor(prior="population", trained_delta=False)
+    context, targets, cp, tp = _episode(rng)
+    for p, q in zip(model.predict(context, targets, cp, tp), tp):
+        np.testing.assert_allclose(p, q, rtol=0, atol=1e-6)  # delta = 0: exactly the prior
+    with pytest.raises(InputError, match="prior='population'"):
+        model.predict(context, targets)
 
 
 def _cross_entropy(p, y):
     return float(-(y * np.log(np.clip(p, 1e-12, 1))).sum())
 
 
-def test_learns_a_hidden_linear_rule_and_beats_the_population(tmp_path):
+@PRIORS
+def test_learns_a_hidden_linear_rule_and_beats_the_population(tmp_path, prior):
     survey, emb = hidden_rule_survey(n_groups=60, n_questions=60, seed=0)
     cfg = GpoConfig(output_dir=str(tmp_path), steps=300, lr=1e-3, batch_groups=16, min_context=5, max_context=10,
-                    min_target=5, max_target=10, min_questions=10, save_every=100, **TINY)
+                    min_target=5, max_target=10, min_questions=10, save_every=100, prior=prior, **TINY)
     meta_train(cfg, survey, emb, progress=False)
     state = torch.load(tmp_path / "gpo.pt", weights_only=False)
     curve = state["curve"]
@@ -86,10 +115,23 @@ def test_learns_a_hidden_linear_rule_and_beats_the_population(tmp_path):
     for g in state["heldout_groups"]:
         ids = sorted(survey.answers[g])
         context, targets = ids[:10], ids[10:]
-        preds = model.predict([(emb[q], survey.answers[g][q]) for q in context], [emb[q] for q in targets])
+        priors = [smooth(survey.population[q]) for q in context], [smooth(survey.population[q]) for q in targets]
+        preds = model.predict([(emb[q], survey.answers[g][q]) for q in context], [emb[q] for q in targets], *priors)
         gpo += [_cross_entropy(p, survey.answers[g][q]) for p, q in zip(preds, targets)]
         pop += [_cross_entropy(survey.population[q], survey.answers[g][q]) for q in targets]
     assert np.mean(gpo) < np.mean(pop) - 0.1, (np.mean(gpo), np.mean(pop))
+    if prior == "population":  # the same trained model with its delta forced to zero is the population
+        head = model.model.predictor[-1]
+        with torch.no_grad():
+            head.weight[0].zero_()
+            head.bias[0].zero_()
+        g = state["heldout_groups"][0]
+        ids = sorted(survey.answers[g])
+        preds = model.predict([(emb[q], survey.answers[g][q]) for q in ids[:10]], [emb[q] for q in ids[10:]],
+                              [smooth(survey.population[q]) for q in ids[:10]],
+                              [smooth(survey.population[q]) for q in ids[10:]])
+        for p, q in zip(preds, ids[10:]):
+            np.testing.assert_allclose(p, survey.population[q], rtol=0, atol=2e-3)
 
 
 RESUME = dict(steps=150, save_every=10, batch_groups=8, min_context=3, max_context=8, min_target=3, max_target=6,
@@ -151,3 +193,21 @@ def test_loading_something_else_is_one_clear_error(tmp_path):
         GpoPredictor.load(tmp_path)
     with pytest.raises(InputError, match="no GPO model"):
         GpoPredictor.load(Path(tmp_path) / "missing")
+
+
+def test_the_prior_never_reads_the_groups_own_answer():
+    from pluralign.train.gpo.data import Question, Survey
+    from pluralign.train.gpo.prior import PopulationPrior, prior_pool
+
+    q = {"q": Question("q", "q", ["a", "b"])}
+    answers = {"A": {"q": np.array([1.0, 0.0])}, "B": {"q": np.array([0.0, 1.0])}, "C": {"q": np.array([0.5, 0.5])},
+               "H": {"q": np.array([0.9, 0.1])}}
+    survey = Survey("globalopinionqa", q, answers)
+    prior = PopulationPrior(survey, prior_pool(survey, ["A", "B", "C"]))
+    np.testing.assert_allclose(prior("H", "q"), smooth([0.5, 0.5]))  # held out: the training groups' mean
+    np.testing.assert_allclose(prior("A", "q"), smooth([0.25, 0.75]))  # in the pool: the others' mean
+    assert prior("H", "q").min() > 0 and prior("B", "q").sum() == pytest.approx(1.0)
+    fixed = PopulationPrior(Survey("opinionqa", q, answers, {"q": np.array([0.0, 1.0])}), ["A"])
+    np.testing.assert_allclose(fixed("A", "q"), smooth([0.0, 1.0]))  # the source's own population wins
+    polis = Survey("polis", q, answers)
+    assert set(prior_pool(polis, ["A"])) == {"A", "B", "C", "H"}  # Polis: every other participant

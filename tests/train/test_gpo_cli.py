@@ -55,7 +55,8 @@ def test_predict_gives_a_distribution_per_unseen_question(run, tmp_path):
 def test_label_writes_comparisons_with_provenance(run, tmp_path):
     _, out = run
     pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text(json.dumps({"prompt": "Is policy 99 good?", "response_a": "Yes", "response_b": "No"}) + "\n")
+    pairs.write_text(json.dumps({"prompt": "Is policy 99 good?", "response_a": "Yes", "response_b": "No",
+                                 "population": [0.5, 0.5]}) + "\n")
     main(["gpo", "label", "-m", str(out), "--group", "Land1", "--pairs", str(pairs), "--out", str(tmp_path / "c.jsonl")])
     (record,) = read_records(tmp_path / "c.jsonl", "comparison")
     assert record.label in ("a", "b") and 0 < record.p_a < 1
@@ -67,9 +68,18 @@ def test_cli_errors_are_one_line_exit_2(run, tmp_path, capsys):
     root, out = run
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text(json.dumps({"prompt": "Q?", "response_a": "Yes"}) + "\n")
+    no_prior = tmp_path / "no_prior.jsonl"
+    no_prior.write_text(json.dumps({"prompt": "Q?", "response_a": "Yes", "response_b": "No",
+                                    "population": [0.5, 0.5]}) + "\n" +
+                        json.dumps({"prompt": "Q?", "response_a": "Yes", "response_b": "No"}) + "\n")
+    bad_prior = tmp_path / "bad_prior.jsonl"
+    bad_prior.write_text(json.dumps({"prompt": "Q?", "response_a": "Yes", "response_b": "No",
+                                     "population": [0.5, float("nan")]}) + "\n")
+    label = ["gpo", "label", "-m", str(out), "--group", "Land1", "--out", str(tmp_path / "c"), "--pairs"]
     for argv, message in [
-        (["gpo", "label", "-m", str(out), "--group", "Land1", "--pairs", str(pairs), "--out", str(tmp_path / "c")],
-         "field 'response_b'"),
+        (label + [str(pairs)], "field 'response_b'"),
+        (label + [str(no_prior)], f"{no_prior}:2: field 'population': this GPO model starts from the population"),
+        (label + [str(bad_prior)], f"{bad_prior}:1"),
         (["gpo", "predict", "-m", str(out), "--group", "Nowhere", "--out", str(tmp_path / "p")], "unknown group"),
         (["train", "gpo", "--data", "globalopinionqa", "--data-path", str(root / "g.jsonl"), "--out-dir", str(out),
           "--embedder", str(root / "tiny"), "--set", "lr=0.5", "--set", f"cache_dir='{root / 'cache'}'"],

@@ -69,11 +69,13 @@ def train_gpo_cmd(
 
 
 def _load(model: Path, group: str, context: int, seed: int):
-    """The predictor, its embedding cache, and the group's context from the data it was trained on."""
+    """The predictor, its embedding cache, the group's context from the data it was trained on, and the
+    population prior of that data (None for a model that reads none)."""
     from pluralign.train.gpo.data import read_survey
     from pluralign.train.gpo.embeddings import cache_for, embed_survey
     from pluralign.train.gpo.label import group_context
     from pluralign.train.gpo.predict import GpoPredictor
+    from pluralign.train.gpo.prior import PopulationPrior, prior_pool
 
     predictor = GpoPredictor.load(model)
     cfg = predictor.config
@@ -82,7 +84,8 @@ def _load(model: Path, group: str, context: int, seed: int):
     cache = cache_for(cfg.embedder, cfg.cache_dir)
     emb = embed_survey(survey, cache)
     ctx, ids = group_context(survey, group, emb, context, seed)
-    return predictor, cache, survey, emb, ctx, ids
+    prior = PopulationPrior(survey, prior_pool(survey, predictor.train_groups)) if predictor.needs_prior else None
+    return predictor, cache, survey, emb, ctx, ids, prior
 
 
 @gpo_app.command("predict")
@@ -94,9 +97,10 @@ def predict_cmd(model: ModelPath, group: GroupOpt, out: OutFile, context: Contex
     from pluralign.io import write_jsonl
     from pluralign.train.gpo.metrics import alignment
 
-    predictor, _, survey, emb, ctx, ids = _load(model, group, context, seed)
+    predictor, _, survey, emb, ctx, ids, prior = _load(model, group, context, seed)
     targets = [q for q in sorted(survey.answers[group]) if q not in set(ids)]
-    preds = predictor.predict(ctx, [emb[q] for q in targets])
+    priors = ([prior(group, q) for q in ids], [prior(group, q) for q in targets]) if prior else (None, None)
+    preds = predictor.predict(ctx, [emb[q] for q in targets], *priors)
     rows = []
     for q, p in zip(targets, preds):
         question, truth = survey.questions[q], survey.answers[group][q]
@@ -113,13 +117,15 @@ def predict_cmd(model: ModelPath, group: GroupOpt, out: OutFile, context: Contex
 def label_cmd(model: ModelPath, group: GroupOpt,
               pairs: Annotated[Path, typer.Option("--pairs", help="JSONL of {prompt, response_a, response_b}")],
               out: OutFile, context: ContextOpt = 10, seed: SeedOpt = 0) -> None:
-    """Label response pairs by which response GROUP would prefer: Comparison records with provenance."""
+    """Label response pairs by which response GROUP would prefer: Comparison records with provenance. A model
+    meta-trained with the population prior needs each pair's "population": [share for a, share for b]."""
     from pluralign.io import write_records
     from pluralign.train.gpo.label import label_pairs, read_pairs
 
     rows = read_pairs(pairs)
-    predictor, cache, _, _, ctx, ids = _load(model, group, context, seed)
-    records = label_pairs(predictor, cache, ctx, ids, group, rows)
+    predictor, cache, _, _, ctx, ids, prior = _load(model, group, context, seed)
+    context_prior = [prior(group, q) for q in ids] if prior else None
+    records = label_pairs(predictor, cache, ctx, ids, group, rows, context_prior, source=pairs)
     write_records(out, records)
     typer.echo(json.dumps(dict(group=group, pairs=len(records), a=sum(r.label == "a" for r in records),
                                out=str(out))))

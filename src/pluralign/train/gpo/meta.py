@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pluralign.errors import InputError
 from pluralign.train.gpo.data import Survey
 from pluralign.train.gpo.model import GPO, gpo_loss
+from pluralign.train.gpo.prior import PopulationPrior, prior_pool
 
 # Fields that do not change what is computed: a resumed run may differ in them.
 RUN_ONLY_FIELDS = ("output_dir", "log_every", "threads")
@@ -64,6 +65,10 @@ class GpoConfig(BaseModel):
     loss: Literal["gaussian", "cross_entropy"] = Field(
         "cross_entropy", description="cross_entropy: -Σ y log p over each target question's options (the "
         "likelihood of the group's distribution); gaussian: the reference's Normal likelihood of each option's share")
+    prior: Literal["none", "population"] = Field(
+        "population", description="population: each point also reads the population's share of its option and "
+        "the logits are a residual on its log (an untrained model is the population baseline; docs/gpo.md); "
+        "none: the paper's model, from the embeddings and the context alone")
     save_every: int = Field(100, ge=1, description="steps between checkpoints")
     log_every: int = Field(50, ge=1, description="steps between logged losses (the curve keeps every step)")
     threads: int = Field(1, ge=0, le=1024, description="torch CPU threads (0 = torch's default); one is fastest "
@@ -81,7 +86,8 @@ class GpoConfig(BaseModel):
 
     def model_kwargs(self) -> dict:
         return dict(d_model=self.d_model, layers=self.layers, heads=self.heads,
-                    dim_feedforward=self.dim_feedforward, emb_depth=self.emb_depth, dropout=self.dropout)
+                    dim_feedforward=self.dim_feedforward, emb_depth=self.emb_depth, dropout=self.dropout,
+                    prior=self.prior)
 
 
 def config_differences(saved: dict, config: GpoConfig) -> list[str]:
@@ -90,15 +96,19 @@ def config_differences(saved: dict, config: GpoConfig) -> list[str]:
 
 
 def pack(episodes, dim_x: int) -> dict[str, torch.Tensor]:
-    """Episodes -> padded tensors. An episode is (context, targets): context a list of (x (k, dim_x), y (k,)),
-    targets a list of x (k, dim_x) or of (x, y) pairs. Context points come first, then targets."""
+    """Episodes -> padded tensors. An episode is (context, targets) or (context, targets, priors): context a
+    list of (x (k, dim_x), y (k,)), targets a list of x (k, dim_x) or of (x, y) pairs, priors the population's
+    distribution over each context question's options and then each target's (uniform where not given).
+    Context points come first, then targets."""
     rows = []
-    for context, targets in episodes:
+    for episode in episodes:
+        context, targets = episode[:2]
         pts = [(x, y, False, q) for q, (x, y) in enumerate(context)]
         for q, t in enumerate(targets, start=len(context)):
             x, y = t if isinstance(t, tuple) else (t, np.zeros(len(t)))
             pts.append((x, y, True, q))
-        rows.append(pts)
+        priors = episode[2] if len(episode) > 2 else [np.full(len(p[0]), 1.0 / len(p[0])) for p in pts]
+        rows.append([p + (prior,) for p, prior in zip(pts, priors, strict=True)])
     length = max(sum(len(p[0]) for p in pts) for pts in rows)
     batch = len(rows)
     x = np.zeros((batch, length, dim_x), np.float32)
@@ -106,24 +116,28 @@ def pack(episodes, dim_x: int) -> dict[str, torch.Tensor]:
     target = np.zeros((batch, length), bool)
     question = np.zeros((batch, length), np.int64)
     pad = np.ones((batch, length), bool)
+    prior = np.ones((batch, length), np.float32)
     for b, pts in enumerate(rows):
         i = 0
-        for px, py, is_t, q in pts:
+        for px, py, is_t, q, pp in pts:
             k = len(px)
             x[b, i:i + k], y[b, i:i + k], target[b, i:i + k], question[b, i:i + k], pad[b, i:i + k] = \
                 px, py, is_t, q, False
+            prior[b, i:i + k] = pp
             i += k
         question[b, i:] = len(pts)  # padding: a segment of its own
     return {k: torch.from_numpy(v) for k, v in
-            dict(x=x, y=y, is_target=target, question=question, pad=pad).items()}
+            dict(x=x, y=y, is_target=target, question=question, pad=pad, prior=prior).items()}
 
 
 def eligible_groups(survey: Survey, min_questions: int) -> list[str]:
     return [g for g in survey.groups if len(survey.answers[g]) >= min_questions]
 
 
-def sample_batch(survey: Survey, emb: dict[str, np.ndarray], groups: list[str], config: GpoConfig, step: int):
-    """The episodes of one step, drawn from ``default_rng([seed, step])``."""
+def sample_batch(survey: Survey, emb: dict[str, np.ndarray], groups: list[str], config: GpoConfig, step: int,
+                 prior=None):
+    """The episodes of one step, drawn from ``default_rng([seed, step])``; with the priors ``prior(group,
+    question)`` gives (a :class:`~.prior.PopulationPrior`) where it is not None."""
     rng = np.random.default_rng([config.seed, step])
     chosen = rng.choice(len(groups), size=config.batch_groups, replace=len(groups) < config.batch_groups)
     m = int(rng.integers(config.min_context, config.max_context + 1))
@@ -135,7 +149,8 @@ def sample_batch(survey: Survey, emb: dict[str, np.ndarray], groups: list[str], 
         m_g = min(m, len(answered) - 1)
         ids = [answered[i] for i in order[:m_g + t]]
         pair = lambda q: (emb[q], survey.answers[groups[gi]][q])  # noqa: E731
-        episodes.append(([pair(q) for q in ids[:m_g]], [pair(q) for q in ids[m_g:]]))
+        episode = ([pair(q) for q in ids[:m_g]], [pair(q) for q in ids[m_g:]])
+        episodes.append(episode + ([prior(groups[gi], q) for q in ids],) if prior is not None else episode)
     return episodes
 
 
@@ -188,6 +203,7 @@ def meta_train(config: GpoConfig, survey: Survey, emb: dict[str, np.ndarray], *,
     out.mkdir(parents=True, exist_ok=True)
     train_groups, held_groups = split(survey, config)
     dim_x = next(iter(emb.values())).shape[1]
+    prior = PopulationPrior(survey, prior_pool(survey, train_groups)) if config.prior == "population" else None
     torch.manual_seed(config.seed)
     model = GPO(dim_x, **config.model_kwargs())
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -214,8 +230,9 @@ def meta_train(config: GpoConfig, survey: Survey, emb: dict[str, np.ndarray], *,
         advance(step)
         while step < total:
             torch.manual_seed(config.seed * 1_000_003 + step)  # dropout draws, reproducible on resume
-            batch = pack(sample_batch(survey, emb, train_groups, config, step), dim_x)
-            probs, log_std = model(batch["x"], batch["y"], batch["is_target"], batch["question"], batch["pad"])
+            batch = pack(sample_batch(survey, emb, train_groups, config, step, prior), dim_x)
+            probs, log_std = model(batch["x"], batch["y"], batch["is_target"], batch["question"], batch["pad"],
+                                   batch["prior"])
             loss = gpo_loss(probs, log_std, batch["y"], batch["is_target"], batch["pad"], batch["question"],
                             config.loss)
             optimizer.zero_grad()

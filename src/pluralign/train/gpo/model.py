@@ -8,6 +8,11 @@ the context and on its own x alone. A head (gpo.py:36-40) gives each point a log
 are soft-maxed over each question's options (gpo.py:52-58), so the output for a target question is a
 distribution over its options.
 
+With ``prior="population"`` (:mod:`.prior`; beyond the paper) every point also reads p_pop, the population's
+share of its option, and a context point the group's deviation from it, y − p_pop (a target's is 0); the
+logit is a residual, log p_pop + delta, whose delta head starts at zero, so an untrained model is the
+population baseline and training moves it only where the context says the group departs from it.
+
 Loss (gpo.py:60-78): the negative log-likelihood of the targets' y under Normal(mean = softmaxed share,
 std = exp(log-std)), summed over target points (we divide by the number of target questions so the scale does
 not grow with the number of targets); ``cross_entropy`` instead scores the predicted distribution against the
@@ -31,14 +36,18 @@ def mlp(dim_in: int, dim_hidden: int, dim_out: int, depth: int) -> nn.Sequential
 
 class GPO(nn.Module):
     def __init__(self, dim_x: int, d_model: int = 128, layers: int = 6, heads: int = 4,
-                 dim_feedforward: int = 128, emb_depth: int = 4, dropout: float = 0.0):
+                 dim_feedforward: int = 128, emb_depth: int = 4, dropout: float = 0.0, prior: str = "none"):
         super().__init__()
-        self.heads = heads
-        self.embedder = mlp(dim_x + 2, d_model, d_model, emb_depth)  # x, y, is-target flag
+        self.heads, self.prior = heads, prior
+        extra = 2 if prior == "population" else 0  # p_pop and y − p_pop
+        self.embedder = mlp(dim_x + 2 + extra, d_model, d_model, emb_depth)  # x, y, is-target flag (+ extra)
         layer = nn.TransformerEncoderLayer(d_model, heads, dim_feedforward, dropout, batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.predictor = nn.Sequential(nn.Linear(d_model, dim_feedforward), nn.ReLU(),
                                        nn.Linear(dim_feedforward, 2))
+        if prior == "population":  # delta = 0 at the start: the population baseline
+            nn.init.zeros_(self.predictor[-1].weight[0])
+            nn.init.zeros_(self.predictor[-1].bias[0])
 
     def attention_mask(self, is_target: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
         """(B * heads, L, L) additive mask: query i may attend to key j iff j is a real context point."""
@@ -47,14 +56,23 @@ class GPO(nn.Module):
         length = keys.shape[1]
         return mask[:, None, :].expand(-1, length, -1).repeat_interleave(self.heads, dim=0)
 
-    def forward(self, x, y, is_target, question, pad):
+    def forward(self, x, y, is_target, question, pad, prior=None):
         """x (B, L, dim_x), y (B, L), is_target / pad (B, L) bool, question (B, L) long: which question of its
-        batch row each point's option belongs to. Returns (probabilities (B, L): per-question softmax; zero on
-        padding, log-std (B, L))."""
-        y_in = torch.where(is_target | pad, torch.zeros_like(y), y)  # targets never see their own answer
-        points = torch.cat([x, y_in[..., None], is_target[..., None].to(x.dtype)], dim=-1)
-        hidden = self.encoder(self.embedder(points), mask=self.attention_mask(is_target, pad))
+        batch row each point's option belongs to; prior (B, L): p_pop (read only with prior="population").
+        Returns (probabilities (B, L): per-question softmax; zero on padding, log-std (B, L))."""
+        hidden_y = is_target | pad
+        y_in = torch.where(hidden_y, torch.zeros_like(y), y)  # targets never see their own answer
+        features = [x, y_in[..., None], is_target[..., None].to(x.dtype)]
+        if self.prior == "population":
+            if prior is None:
+                raise ValueError("this GPO model reads the population's share of each option: pass prior")
+            prior = torch.where(pad, torch.ones_like(prior), prior)
+            deviation = torch.where(hidden_y, torch.zeros_like(y), y - prior)
+            features += [prior[..., None], deviation[..., None]]
+        hidden = self.encoder(self.embedder(torch.cat(features, dim=-1)), mask=self.attention_mask(is_target, pad))
         logits, log_std = self.predictor(hidden).unbind(-1)
+        if self.prior == "population":
+            logits = logits + torch.log(prior)
         return segment_softmax(logits, question, pad), log_std
 
 

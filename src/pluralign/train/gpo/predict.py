@@ -1,7 +1,9 @@
 """A trained GPO as a predictor: ``GpoPredictor.load("runs/gpo/gpo.pt").predict(context, targets)``.
 
 Targets never attend to each other (the mask, :mod:`.model`), so predicting them in chunks gives the same
-numbers as predicting them all at once; chunks keep the attention matrices small.
+numbers as predicting them all at once; chunks keep the attention matrices small. A model meta-trained with
+``prior="population"`` also needs the population's distribution of every context and target question
+(:class:`~.prior.PopulationPrior` builds them from the data it was trained on).
 """
 
 from __future__ import annotations
@@ -17,8 +19,14 @@ from pluralign.train.gpo.model import GPO
 
 
 class GpoPredictor:
-    def __init__(self, model: GPO, dim_x: int, config: GpoConfig, embedder: str = "", source: str = ""):
+    def __init__(self, model: GPO, dim_x: int, config: GpoConfig, embedder: str = "", source: str = "",
+                 train_groups: list[str] | None = None):
         self.model, self.dim_x, self.config, self.embedder, self.source = model.eval(), dim_x, config, embedder, source
+        self.train_groups = list(train_groups or [])
+
+    @property
+    def needs_prior(self) -> bool:
+        return self.config.prior == "population"
 
     @classmethod
     def load(cls, path: str | Path) -> "GpoPredictor":
@@ -29,27 +37,34 @@ class GpoPredictor:
             raise InputError("no GPO model here (expected gpo.pt or checkpoint.pt)", path=str(path))
         try:
             state = torch.load(path, map_location="cpu", weights_only=False)
-            config = GpoConfig(**state["config"])
+            config = GpoConfig(**{"prior": "none", **state["config"]})  # models from before the prior had none
         except Exception as err:  # a torch file of another kind, or a damaged one
             raise InputError(f"not a GPO checkpoint ({type(err).__name__})", path=str(path)) from None
         model = GPO(state["dim_x"], **config.model_kwargs())
         model.load_state_dict(state["model"])
-        return cls(model, state["dim_x"], config, state.get("embedder", ""), str(path))
+        return cls(model, state["dim_x"], config, state.get("embedder", ""), str(path), state.get("train_groups"))
 
     @torch.no_grad()
-    def predict(self, context, targets, chunk: int = 64) -> list[np.ndarray]:
-        """context: list of (x (k, dim_x), y (k,)) answered questions; targets: list of x (k, dim_x).
+    def predict(self, context, targets, context_prior=None, target_prior=None, chunk: int = 64) -> list[np.ndarray]:
+        """context: list of (x (k, dim_x), y (k,)) answered questions; targets: list of x (k, dim_x); the priors
+        (needed where ``needs_prior``): the population's distribution over each one's options.
         Returns one distribution over each target's options."""
-        return self.predict_many([(context, targets)], chunk)[0]
+        return self.predict_many([(context, targets, context_prior, target_prior)], chunk)[0]
 
     @torch.no_grad()
     def predict_many(self, episodes, chunk: int = 64) -> list[list[np.ndarray]]:
-        pieces = [(e, start) for e, (ctx, tgts) in enumerate(episodes) for start in range(0, len(tgts), chunk)]
+        """episodes: (context, targets) or (context, targets, context_prior, target_prior) as in :meth:`predict`."""
+        episodes = [tuple(e) + (None,) * (4 - len(e)) for e in episodes]
+        if self.needs_prior and any(e[2] is None or e[3] is None for e in episodes):
+            raise InputError("this GPO model was meta-trained with prior='population': it needs the population's "
+                             "distribution of every context and target question", field="prior")
+        pieces = [(e, start) for e, ep in enumerate(episodes) for start in range(0, len(ep[1]), chunk)]
         out: list[list[np.ndarray]] = [[] for _ in episodes]
         for i in range(0, len(pieces), 8):
             group = pieces[i:i + 8]
-            batch = pack([(episodes[e][0], episodes[e][1][s:s + chunk]) for e, s in group], self.dim_x)
-            probs, _ = self.model(batch["x"], batch["y"], batch["is_target"], batch["question"], batch["pad"])
+            batch = pack([self._piece(episodes[e], s, chunk) for e, s in group], self.dim_x)
+            probs, _ = self.model(batch["x"], batch["y"], batch["is_target"], batch["question"], batch["pad"],
+                                  batch["prior"])
             for row, (e, s) in enumerate(group):
                 n_ctx = len(episodes[e][0])
                 q, p = batch["question"][row].numpy(), probs[row].numpy()
@@ -57,3 +72,10 @@ class GpoPredictor:
                 for j in range(len(episodes[e][1][s:s + chunk])):
                     out[e].append(p[real & (q == n_ctx + j)].astype(np.float64))
         return out
+
+    @staticmethod
+    def _piece(episode, start: int, chunk: int):
+        context, targets, context_prior, target_prior = episode
+        piece = (context, targets[start:start + chunk])
+        return piece if context_prior is None else piece + (list(context_prior) +
+                                                             list(target_prior[start:start + chunk]),)

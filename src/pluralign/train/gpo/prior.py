@@ -1,0 +1,66 @@
+"""The population prior GPO can start from: ``GpoConfig(prior="population")``, an extension beyond the paper.
+
+Zhao et al. (2024, sec. 3) predict a group's shares from the embeddings and the context alone, so the model
+must first learn what the population answers to every question and only then how a group departs from it.
+The population's distribution of each question is known (it is itself a baseline), so with this prior every
+point also reads the population's share p_pop of its option, and the model's logit is a residual on it:
+logit = log p_pop + delta (:mod:`.model`). delta = 0 is the population baseline exactly; what GPO learns from
+the context is how this group departs from the population.
+
+Where p_pop comes from — never from the group's own answer to that question:
+
+- the source's own population distribution (OpinionQA's ``NONE`` file: the whole surveyed population);
+- otherwise the mean over a pool of groups, the group itself left out when it is in the pool: for
+  GlobalOpinionQA the pool is the training countries (a held-out country reads the mean over all of them, as
+  the population baseline does); for Polis it is every participant of the conversation (a statement's prior is
+  the other participants' vote shares on it: the statement-majority baseline's information).
+
+The shares are mixed with a little of the uniform distribution (``SMOOTHING``) so that log p_pop is finite
+where no one in the pool chose an option (frequent for Polis's "pass").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pluralign.train.gpo.data import Survey
+
+SMOOTHING = 1e-3
+
+
+def smooth(p) -> np.ndarray:
+    """A distribution mixed with ``SMOOTHING`` of the uniform one (so its log is finite)."""
+    p = np.asarray(p, float)
+    return (1.0 - SMOOTHING) * p / p.sum() + SMOOTHING / len(p)
+
+
+def prior_pool(survey: Survey, train_groups: list[str]) -> list[str]:
+    """The groups whose mean is the population where the source gives none (see the module docstring)."""
+    return survey.groups if survey.name == "polis" else list(train_groups)
+
+
+class PopulationPrior:
+    """``prior(group, qid)``: the population's distribution over ``qid``'s options, as ``group`` may see it."""
+
+    def __init__(self, survey: Survey, pool: list[str]):
+        self.fixed = survey.population
+        self.answers = survey.answers
+        self.questions = survey.questions
+        self.pool = set(pool)
+        self.sums: dict[str, np.ndarray] = {}
+        self.counts: dict[str, int] = {}
+        for g in self.pool:
+            for q, y in survey.answers[g].items():
+                self.sums[q] = self.sums.get(q, 0.0) + y
+                self.counts[q] = self.counts.get(q, 0) + 1
+
+    def __call__(self, group: str, qid: str) -> np.ndarray:
+        k = len(self.questions[qid].options)
+        if qid in self.fixed:
+            p = self.fixed[qid]
+        else:
+            total, n = self.sums.get(qid, np.zeros(k)), self.counts.get(qid, 0)
+            if group in self.pool and qid in self.answers.get(group, {}):  # leave the group itself out
+                total, n = total - self.answers[group][qid], n - 1
+            p = np.clip(total / n, 0.0, None) if n > 0 else np.full(k, 1.0 / k)
+        return smooth(p)
