@@ -23,9 +23,9 @@ def command_tree():
 
 def walk(command, path: tuple[str, ...] = ()):
     yield path, command
-    if hasattr(command, "commands"):
-        for name, sub in command.commands.items():
-            yield from walk(sub, path + (name,))
+    if hasattr(command, "list_commands"):  # the top level loads its commands on demand
+        for name in command.list_commands(None):
+            yield from walk(command.get_command(None, name), path + (name,))
 
 
 def test_help_lists_every_command_in_flow_order(capsys):
@@ -37,9 +37,10 @@ def test_help_lists_every_command_in_flow_order(capsys):
         assert ex.code in (0, None)
     out = capsys.readouterr().out
     listed = [m.group(1) for m in re.finditer(r"^\W*([a-z][a-z-]*)\s{2,}\S", out, re.MULTILINE)]
-    commands = [c for c in listed if c in command_tree().commands]
+    names = command_tree().list_commands(None)
+    commands = [c for c in listed if c in names]
     assert commands == FLOW, commands
-    assert sorted(command_tree().commands) == sorted(FLOW)
+    assert sorted(names) == sorted(FLOW)
 
 
 COMMANDS = {" ".join(p): c for p, c in walk(command_tree()) if p}
@@ -63,3 +64,16 @@ def test_command_follows_the_convention(where):
                     f"{where}: --groups is the number of opinion groups (an integer) everywhere"
         elif param.param_type_name == "argument":
             assert (getattr(param, "help", "") or "").strip(), f"{where} {param.name}: argument without help"
+
+
+def test_a_command_imports_only_its_own_stage():
+    """Start-up: running one command must not import every stage's CLI (nor torch, transformers, sklearn)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom pluralign.cli import main\ntry:\n    main(['aggregate', '--help'])\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.endswith('.cli') or m.split('.')[0] in "
+            "('torch', 'transformers', 'sklearn', 'pandas', 'scipy')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "['pluralign.aggregate.cli', 'pluralign.cli']", out

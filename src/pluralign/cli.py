@@ -7,30 +7,69 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from pluralign.errors import InputError
 
-# Newer typer raises its own bundled copy of click's exceptions; a usage error must be one line either way.
+# Newer typer raises its own bundled copy of click's exceptions (and does not import click); a usage error must
+# be one line either way.
 try:
-    from typer._click.exceptions import ClickException as _TyperClickException
-    from typer.exceptions import Abort as _TyperAbort, Exit as _TyperExit
+    from typer._click.exceptions import ClickException
+    from typer.exceptions import Abort, Exit
 except ImportError:  # typer that uses click itself
-    _TyperClickException, _TyperAbort, _TyperExit = click.ClickException, click.exceptions.Abort, click.exceptions.Exit
-ABORT = (click.exceptions.Abort, _TyperAbort)
-EXIT = (click.exceptions.Exit, _TyperExit)
-USAGE = (click.ClickException, _TyperClickException)
+    from click.exceptions import Abort, ClickException, Exit
 
-# Commands in flow order (typer would list plain commands before command groups).
-FLOW = ["model", "generate", "elicit", "serve", "opinion", "aggregate", "constitution", "cai", "edits", "train",
-        "gpo", "eval", "run", "demo", "trace"]
+# Commands in flow order: name -> (modules to import, in order; the attribute of the last one). A command's module
+# is imported only when that command runs (or help lists them all), so a command that loads no model starts
+# without paying for every stage's imports. The train group gathers commands that other modules add to it.
+STAGES: dict[str, tuple[tuple[str, ...], str]] = {
+    "model": (("pluralign.lm.cli",), "model_app"),
+    "generate": (("pluralign.lm.cli",), "generate"),
+    "elicit": (("pluralign.elicit.cli",), "elicit_app"),
+    "serve": (("pluralign.elicit.cli",), "serve"),
+    "opinion": (("pluralign.aggregate.opinion.cli",), "opinion_app"),
+    "aggregate": (("pluralign.aggregate.cli",), "aggregate"),
+    "constitution": (("pluralign.constitution.cli",), "constitution_app"),
+    "cai": (("pluralign.feedback.cli",), "cai_app"),
+    "edits": (("pluralign.feedback.cli_edits",), "edits_app"),
+    "train": (("pluralign.train.cli_rl", "pluralign.train.cli_ditto", "pluralign.train.cli_gpo", "pluralign.train.cli"),
+              "train_app"),
+    "gpo": (("pluralign.train.cli_gpo",), "gpo_app"),
+    "eval": (("pluralign.evaluate.cli",), "eval_app"),
+    "run": (("pluralign.pipeline.cli",), "run"),
+    "demo": (("pluralign.pipeline.cli",), "demo"),
+    "trace": (("pluralign.pipeline.cli",), "trace"),
+}
+FLOW = list(STAGES)
+
+
+def load_command(name: str):
+    """The click command of a top-level name, importing its stage's CLI module now."""
+    import importlib
+
+    modules, attr = STAGES[name]
+    for module in modules:
+        target = getattr(importlib.import_module(module), attr, None)
+    if isinstance(target, typer.Typer):
+        group = typer.main.get_group(target)
+        group.name = name
+        return group
+    single = typer.Typer()
+    single.command(name)(target)
+    return typer.main.get_command(single)
 
 
 class FlowOrder(TyperGroup):
+    """The top-level group: commands listed in flow order and loaded on first use."""
+
     def list_commands(self, ctx) -> list[str]:
-        return sorted(self.commands, key=lambda name: FLOW.index(name) if name in FLOW else len(FLOW))
+        return FLOW
+
+    def get_command(self, ctx, name: str):
+        if name in STAGES and name not in self.commands:
+            self.add_command(load_command(name), name)
+        return super().get_command(ctx, name)
 
 
 app = typer.Typer(
@@ -43,40 +82,9 @@ app = typer.Typer(
 )
 
 
-def _register_stages() -> None:
-    """Attach each stage's commands, in flow order. Stage CLI modules import heavy libraries lazily."""
-    from pluralign.aggregate.cli import aggregate
-    from pluralign.aggregate.opinion.cli import opinion_app
-    from pluralign.constitution.cli import constitution_app
-    from pluralign.elicit.cli import elicit_app, serve
-    from pluralign.evaluate.cli import eval_app
-    from pluralign.feedback.cli import cai_app
-    from pluralign.feedback.cli_edits import edits_app
-    from pluralign.lm.cli import generate, model_app
-    from pluralign.pipeline.cli import demo, run, trace
-    from pluralign.train import cli_rl  # noqa: F401  (adds ppo, rloo, grpo to the train group)
-    from pluralign.train import cli_ditto  # noqa: F401  (adds ditto to the train group)
-    from pluralign.train.cli_gpo import gpo_app  # also adds gpo to the train group
-    from pluralign.train.cli import train_app
-
-    app.add_typer(model_app, name="model")
-    app.command("generate")(generate)
-    app.add_typer(elicit_app, name="elicit")
-    app.command("serve")(serve)
-    app.add_typer(opinion_app, name="opinion")
-    app.command("aggregate")(aggregate)
-    app.add_typer(constitution_app, name="constitution")
-    app.add_typer(cai_app, name="cai")
-    app.add_typer(edits_app, name="edits")
-    app.add_typer(train_app, name="train")
-    app.add_typer(gpo_app, name="gpo")
-    app.add_typer(eval_app, name="eval")
-    app.command("run")(run)
-    app.command("demo")(demo)
-    app.command("trace")(trace)
-
-
-_register_stages()
+@app.callback()
+def _root() -> None:
+    """Pluralistic alignment: from many people's input to an aligned model, with provenance."""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,12 +93,12 @@ def main(argv: list[str] | None = None) -> None:
     except InputError as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(2)
-    except ABORT:
+    except Abort:
         typer.echo("aborted", err=True)
         sys.exit(130)
-    except EXIT as ex:
+    except Exit as ex:
         sys.exit(ex.exit_code)
-    except USAGE as err:
+    except ClickException as err:
         err.show()
         sys.exit(err.exit_code)
 

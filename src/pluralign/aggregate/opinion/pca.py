@@ -29,6 +29,7 @@ from scipy import sparse
 from pluralign.aggregate.opinion.matrix import VoteMatrix
 
 EXACT_UP_TO = 1_000_000  # votes; larger matrices use the randomized SVD
+DENSE_UP_TO = 2_000_000  # cells (16 MB of float64); smaller matrices use the dense SVD
 
 
 @dataclass
@@ -60,6 +61,8 @@ def principal_components(centred: sparse.csr_array, n_components: int = 2, seed:
     """Top ``n_components`` right singular vectors of the centred matrix, (n_components, m); rows with fewer
     dimensions than asked are zero. Signs are fixed so each component's largest entry is positive.
 
+    Up to ``DENSE_UP_TO`` cells (n x m): numpy's dense SVD, exact, and it spares a command the
+    scipy.sparse.linalg import, which costs more than the whole decomposition at Polis's usual sizes.
     Up to ``exact_up_to`` votes: ARPACK through scipy's ``svds`` (converged to machine precision; what
     scikit-learn's TruncatedSVD runs, without importing scikit-learn, which costs a command ~1 s). Above:
     scikit-learn's randomized SVD with 7 power iterations, because ARPACK needs hundreds of passes over the matrix
@@ -69,7 +72,10 @@ def principal_components(centred: sparse.csr_array, n_components: int = 2, seed:
     k = min(n_components, n - 1, m - 1)
     comps = np.zeros((n_components, m))
     if k >= 1 and centred.nnz:
-        if centred.nnz <= exact_up_to:
+        if n * m <= DENSE_UP_TO:
+            _, values, vt = np.linalg.svd(centred.toarray(), full_matrices=False)
+            comps[:k] = vt[:k]
+        elif centred.nnz <= exact_up_to:
             from scipy.sparse.linalg import svds
 
             v0 = np.random.default_rng(seed).uniform(-1, 1, min(n, m))
