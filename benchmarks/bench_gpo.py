@@ -38,7 +38,7 @@ from pluralign.train.gpo.embeddings import cache_for, embed_survey
 from pluralign.train.gpo.meta import GpoConfig, meta_train
 from pluralign.train.gpo.metrics import alignment, cluster_bootstrap
 from pluralign.train.gpo.predict import GpoPredictor
-from pluralign.train.gpo.prior import PopulationPrior, prior_pool
+from pluralign.train.gpo.prior import PopulationPrior, prior_for, prior_pool
 from pluralign.train.cli import parse_sets
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -79,7 +79,7 @@ def survey_benchmark(args, data: str) -> dict:
     survey = read_survey(data, PATHS[data])
     emb = embed_survey(survey, cache_for("minilm", args.cache_dir))
     predictor, result, train_groups, held = train(args, data, survey, emb)
-    prior = PopulationPrior(survey, prior_pool(survey, train_groups))
+    prior = prior_for(predictor.config, survey, train_groups)
     rng = np.random.default_rng(args.seed)
     lm_groups = set(rng.choice(held, size=min(args.lm_groups, len(held)), replace=False).tolist())
     # scores[m][method][group] = list of per-target scores; "sub" holds the LM subsample's.
@@ -108,7 +108,8 @@ def survey_benchmark(args, data: str) -> dict:
         for m in MS:
             context = [(emb[q], survey.answers[g][q]) for q in pool[:m]]
             preds = dict(fixed, gpo=gpo_predict(predictor, prior, survey, emb, g, pool[:m], targets),
-                         logistic=bl.logistic_per_group(context, [emb[q] for q in targets]))
+                         logistic=bl.logistic_per_group(context, [emb[q] for q in targets]),
+                         nearest_groups=bl.nearest_groups(survey, g, pool[:m], targets, train_groups))
             if lm and sub:
                 t0 = time.perf_counter()
                 shown = [(survey.questions[q], survey.answers[g][q]) for q in pool[:m]]
@@ -176,7 +177,7 @@ def polis_scores(args, survey, emb, predictor, members, held) -> dict:
     """Per m: accuracy per held-out participant of GPO and the two majority baselines on the same votes."""
     votes = {g: {q: int(np.argmax(y)) for q, y in survey.answers[g].items()} for g in members}
     rows = {m: {"gpo": {}, "statement_majority": {}, "opinion_group_majority": {}} for m in MS}
-    prior = PopulationPrior(survey, prior_pool(survey, []))
+    prior = PopulationPrior(survey, prior_pool(survey, [])) if predictor.needs_prior else None
     for g in held:
         answered = sorted(survey.answers[g])
         order = [answered[i] for i in np.random.default_rng([args.seed, len(g), sum(map(ord, g))])

@@ -18,7 +18,7 @@ from pluralign.errors import InputError
 from pluralign.train.gpo.meta import GpoConfig, meta_train
 from pluralign.train.gpo.model import GPO
 from pluralign.train.gpo.predict import GpoPredictor
-from pluralign.train.gpo.prior import smooth
+from pluralign.train.gpo.prior import prior_for, smooth
 from pluralign.train.gpo.synthetic import hidden_rule_survey
 
 TINY = dict(d_model=16, layers=2, heads=2, dim_feedforward=32, emb_depth=2)
@@ -101,11 +101,12 @@ def _cross_entropy(p, y):
     return float(-(y * np.log(np.clip(p, 1e-12, 1))).sum())
 
 
-@PRIORS
-def test_learns_a_hidden_linear_rule_and_beats_the_population(tmp_path, prior):
+@pytest.mark.parametrize("prior, reference_groups", [("none", False), ("population", False), ("population", True)])
+def test_learns_a_hidden_linear_rule_and_beats_the_population(tmp_path, prior, reference_groups):
     survey, emb = hidden_rule_survey(n_groups=60, n_questions=60, seed=0)
     cfg = GpoConfig(output_dir=str(tmp_path), steps=300, lr=1e-3, batch_groups=16, min_context=5, max_context=10,
-                    min_target=5, max_target=10, min_questions=10, save_every=100, prior=prior, **TINY)
+                    min_target=5, max_target=10, min_questions=10, save_every=100, prior=prior,
+                    reference_groups=reference_groups, **TINY)
     meta_train(cfg, survey, emb, progress=False)
     state = torch.load(tmp_path / "gpo.pt", weights_only=False)
     curve = state["curve"]
@@ -115,7 +116,8 @@ def test_learns_a_hidden_linear_rule_and_beats_the_population(tmp_path, prior):
     for g in state["heldout_groups"]:
         ids = sorted(survey.answers[g])
         context, targets = ids[:10], ids[10:]
-        priors = [smooth(survey.population[q]) for q in context], [smooth(survey.population[q]) for q in targets]
+        prior_of = prior_for(cfg, survey, state["train_groups"])
+        priors = ([prior_of(g, q) for q in context], [prior_of(g, q) for q in targets]) if prior_of else (None, None)
         preds = model.predict([(emb[q], survey.answers[g][q]) for q in context], [emb[q] for q in targets], *priors)
         gpo += [_cross_entropy(p, survey.answers[g][q]) for p, q in zip(preds, targets)]
         pop += [_cross_entropy(survey.population[q], survey.answers[g][q]) for q in targets]
@@ -128,8 +130,7 @@ def test_learns_a_hidden_linear_rule_and_beats_the_population(tmp_path, prior):
         g = state["heldout_groups"][0]
         ids = sorted(survey.answers[g])
         preds = model.predict([(emb[q], survey.answers[g][q]) for q in ids[:10]], [emb[q] for q in ids[10:]],
-                              [smooth(survey.population[q]) for q in ids[:10]],
-                              [smooth(survey.population[q]) for q in ids[10:]])
+                              [prior_of(g, q) for q in ids[:10]], [prior_of(g, q) for q in ids[10:]])
         for p, q in zip(preds, ids[10:]):
             np.testing.assert_allclose(p, survey.population[q], rtol=0, atol=2e-3)
 
@@ -211,3 +212,9 @@ def test_the_prior_never_reads_the_groups_own_answer():
     np.testing.assert_allclose(fixed("A", "q"), smooth([0.0, 1.0]))  # the source's own population wins
     polis = Survey("polis", q, answers)
     assert set(prior_pool(polis, ["A"])) == {"A", "B", "C", "H"}  # Polis: every other participant
+    refs = PopulationPrior(survey, ["A", "B", "C"], reference=["A", "B"])
+    np.testing.assert_allclose(refs("A", "q"), np.column_stack([smooth([0.25, 0.75]), [0, 0],
+                                                              [0 - smooth([0.25, 0.75])[0], 1 - smooth([0.25, 0.75])[1]]]))
+    assert refs("H", "q").shape == (2, 3) and np.abs(refs("A", "q")[:, 1]).max() == 0  # its own column: 0
+    with pytest.raises(ValueError, match="reference_groups"):
+        GpoConfig(data="polis", reference_groups=True)

@@ -75,7 +75,7 @@ def _load(model: Path, group: str, context: int, seed: int):
     from pluralign.train.gpo.embeddings import cache_for, embed_survey
     from pluralign.train.gpo.label import group_context
     from pluralign.train.gpo.predict import GpoPredictor
-    from pluralign.train.gpo.prior import PopulationPrior, prior_pool
+    from pluralign.train.gpo.prior import prior_for
 
     predictor = GpoPredictor.load(model)
     cfg = predictor.config
@@ -84,7 +84,7 @@ def _load(model: Path, group: str, context: int, seed: int):
     cache = cache_for(cfg.embedder, cfg.cache_dir)
     emb = embed_survey(survey, cache)
     ctx, ids = group_context(survey, group, emb, context, seed)
-    prior = PopulationPrior(survey, prior_pool(survey, predictor.train_groups)) if predictor.needs_prior else None
+    prior = prior_for(cfg, survey, predictor.train_groups)
     return predictor, cache, survey, emb, ctx, ids, prior
 
 

@@ -2,6 +2,9 @@
 
 - :func:`uniform`; :func:`population` (the whole population's distribution: OpinionQA's ``NONE``; elsewhere the
   mean over training groups)
+- :func:`nearest_groups`: the training groups' answers to the target question, weighted by how closely each
+  answered the group's m context questions (a kernel-weighted nearest-neighbour rule, as in collaborative
+  filtering); the information GPO's ``reference_groups`` columns carry, read by a fixed rule
 - :func:`logistic_per_group`: a logistic regression fitted on one group's m context questions alone, on the
   same option embeddings GPO reads (each option a sample, its share as the weight of "chosen"), its logits
   soft-maxed over each target question's options
@@ -34,6 +37,25 @@ def population(survey: Survey, qid: str, train_groups: list[str]) -> np.ndarray:
         return survey.population[qid]
     seen = [survey.answers[g][qid] for g in train_groups if qid in survey.answers[g]]
     return np.mean(seen, axis=0) if seen else uniform(survey.questions[qid])
+
+
+def nearest_groups(survey: Survey, group: str, context: list[str], targets: list[str], train_groups: list[str],
+                   temperature: float = 0.05) -> list[np.ndarray]:
+    """Weights softmax(−d_h / temperature) over training groups h, d_h = the mean total-variation distance
+    between h's and the group's answers on the context questions both answered; a training group that
+    did not answer a target question counts as the population there."""
+    distance = []
+    for h in train_groups:
+        common = [q for q in context if q in survey.answers[h]]
+        distance.append(np.mean([0.5 * np.abs(survey.answers[h][q] - survey.answers[group][q]).sum()
+                                 for q in common]) if common else np.inf)
+    distance = np.asarray(distance)
+    if not np.isfinite(distance).any():
+        return [population(survey, q, train_groups) for q in targets]
+    w = np.exp(-(distance - distance.min()) / temperature)
+    w /= w.sum()
+    return [sum(wi * survey.answers[h].get(q, population(survey, q, train_groups)) for wi, h in zip(w, train_groups))
+            for q in targets]
 
 
 def logistic_per_group(context, targets, c: float = 1.0) -> list[np.ndarray]:

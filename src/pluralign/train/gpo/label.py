@@ -72,7 +72,9 @@ def label_pairs(predictor: GpoPredictor, cache: EmbeddingCache, context, context
                 raise InputError("this GPO model starts from the population's shares: give the pair's population "
                                  "[share for a, share for b] ([0.5, 0.5] where unknown)", path=str(source),
                                  line=pair.get("line"), field="population")
-        target_prior = [smooth(p["population"]) for p in pairs]
+        # the training groups' departures on a new pair are unknown: 0, as where a group did not answer
+        target_prior = [np.column_stack([smooth(p["population"])] + [np.zeros(2)] * predictor.model.n_reference)
+                        for p in pairs]
     texts = [option_text(Question("", p["prompt"], []), p[k]) for p in pairs for k in ("response_a", "response_b")]
     x = cache.embed(texts)
     if x.shape[1] != predictor.dim_x:

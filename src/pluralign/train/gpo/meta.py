@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pluralign.errors import InputError
 from pluralign.train.gpo.data import Survey
 from pluralign.train.gpo.model import GPO, gpo_loss
-from pluralign.train.gpo.prior import PopulationPrior, prior_pool
+from pluralign.train.gpo.prior import prior_for
 
 # Fields that do not change what is computed: a resumed run may differ in them.
 RUN_ONLY_FIELDS = ("output_dir", "log_every", "threads")
@@ -69,6 +69,10 @@ class GpoConfig(BaseModel):
         "population", description="population: each point also reads the population's share of its option and "
         "the logits are a residual on its log (an untrained model is the population baseline; docs/gpo.md); "
         "none: the paper's model, from the embeddings and the context alone")
+    reference_groups: bool = Field(
+        False, description="with the population prior: each point also reads every training group's departure "
+        "from the population on its option, so the context can tell which training groups this group answers like "
+        "(not for polis, whose groups are single participants)")
     save_every: int = Field(100, ge=1, description="steps between checkpoints")
     log_every: int = Field(50, ge=1, description="steps between logged losses (the curve keeps every step)")
     threads: int = Field(1, ge=0, le=1024, description="torch CPU threads (0 = torch's default); one is fastest "
@@ -80,6 +84,8 @@ class GpoConfig(BaseModel):
             raise ValueError(f"min_context {self.min_context} > max_context {self.max_context}")
         if self.min_target > self.max_target:
             raise ValueError(f"min_target {self.min_target} > max_target {self.max_target}")
+        if self.reference_groups and (self.prior != "population" or self.data == "polis"):
+            raise ValueError("reference_groups needs prior='population' and survey data (not polis)")
         if self.d_model % self.heads:
             raise ValueError(f"d_model {self.d_model} must be a multiple of heads {self.heads}")
         return self
@@ -98,8 +104,8 @@ def config_differences(saved: dict, config: GpoConfig) -> list[str]:
 def pack(episodes, dim_x: int) -> dict[str, torch.Tensor]:
     """Episodes -> padded tensors. An episode is (context, targets) or (context, targets, priors): context a
     list of (x (k, dim_x), y (k,)), targets a list of x (k, dim_x) or of (x, y) pairs, priors the population's
-    distribution over each context question's options and then each target's (uniform where not given).
-    Context points come first, then targets."""
+    distribution over each context question's options and then each target's, (k,) or (k, F) with the
+    reference columns (:class:`~.prior.PopulationPrior`; uniform where not given). Context points come first."""
     rows = []
     for episode in episodes:
         context, targets = episode[:2]
@@ -116,14 +122,16 @@ def pack(episodes, dim_x: int) -> dict[str, torch.Tensor]:
     target = np.zeros((batch, length), bool)
     question = np.zeros((batch, length), np.int64)
     pad = np.ones((batch, length), bool)
-    prior = np.ones((batch, length), np.float32)
+    width = max((np.asarray(p[4]).reshape(len(p[0]), -1).shape[1] for pts in rows for p in pts), default=1)
+    prior = np.zeros((batch, length, width), np.float32)
+    prior[..., 0] = 1.0
     for b, pts in enumerate(rows):
         i = 0
         for px, py, is_t, q, pp in pts:
             k = len(px)
             x[b, i:i + k], y[b, i:i + k], target[b, i:i + k], question[b, i:i + k], pad[b, i:i + k] = \
                 px, py, is_t, q, False
-            prior[b, i:i + k] = pp
+            prior[b, i:i + k] = np.asarray(pp).reshape(k, -1)
             i += k
         question[b, i:] = len(pts)  # padding: a segment of its own
     return {k: torch.from_numpy(v) for k, v in
@@ -203,9 +211,10 @@ def meta_train(config: GpoConfig, survey: Survey, emb: dict[str, np.ndarray], *,
     out.mkdir(parents=True, exist_ok=True)
     train_groups, held_groups = split(survey, config)
     dim_x = next(iter(emb.values())).shape[1]
-    prior = PopulationPrior(survey, prior_pool(survey, train_groups)) if config.prior == "population" else None
+    prior = prior_for(config, survey, train_groups)
     torch.manual_seed(config.seed)
-    model = GPO(dim_x, **config.model_kwargs())
+    n_reference = len(prior.reference) if prior else 0
+    model = GPO(dim_x, **config.model_kwargs(), n_reference=n_reference)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps)
     step, curve = 0, []
@@ -220,6 +229,7 @@ def meta_train(config: GpoConfig, survey: Survey, emb: dict[str, np.ndarray], *,
     def state_dict() -> dict:
         return dict(config=config.model_dump(), model=model.state_dict(), optimizer=optimizer.state_dict(),
                     scheduler=scheduler.state_dict(), step=step, curve=curve, dim_x=dim_x, embedder=embedder_id,
+                    n_reference=n_reference,
                     train_groups=train_groups, heldout_groups=held_groups, data=survey.name)
 
     start, cpu_start = time.perf_counter(), time.process_time()

@@ -40,7 +40,7 @@ class GpoPredictor:
             config = GpoConfig(**{"prior": "none", **state["config"]})  # models from before the prior had none
         except Exception as err:  # a torch file of another kind, or a damaged one
             raise InputError(f"not a GPO checkpoint ({type(err).__name__})", path=str(path)) from None
-        model = GPO(state["dim_x"], **config.model_kwargs())
+        model = GPO(state["dim_x"], **config.model_kwargs(), n_reference=state.get("n_reference", 0))
         model.load_state_dict(state["model"])
         return cls(model, state["dim_x"], config, state.get("embedder", ""), str(path), state.get("train_groups"))
 

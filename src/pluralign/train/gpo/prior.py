@@ -15,6 +15,14 @@ Where p_pop comes from — never from the group's own answer to that question:
   the population baseline does); for Polis it is every participant of the conversation (a statement's prior is
   the other participants' vote shares on it: the statement-majority baseline's information).
 
+With ``reference_groups`` (OpinionQA and GlobalOpinionQA), a point also reads how each training group's share
+of its option departs from the population's (a column per training group; 0 where that group did not answer
+the question, and 0 in the group's own column when a training group is the one being predicted). The
+context then tells GPO which training groups this group answers like, and the targets' columns say how those
+groups departed from the population on the target question: the information a nearest-training-groups
+predictor uses (``benchmarks/bench_gpo.py``'s ``nearest_groups`` baseline), read by the transformer instead of
+a fixed rule. These are training data, as the population's mean over training groups is.
+
 The shares are mixed with a little of the uniform distribution (``SMOOTHING``) so that log p_pop is finite
 where no one in the pool chose an option (frequent for Polis's "pass").
 """
@@ -39,10 +47,22 @@ def prior_pool(survey: Survey, train_groups: list[str]) -> list[str]:
     return survey.groups if survey.name == "polis" else list(train_groups)
 
 
-class PopulationPrior:
-    """``prior(group, qid)``: the population's distribution over ``qid``'s options, as ``group`` may see it."""
+def prior_for(config, survey: Survey, train_groups: list[str]) -> "PopulationPrior | None":
+    """The prior a run of ``config`` (a :class:`~.meta.GpoConfig`) trained on ``train_groups`` reads; None
+    for ``prior="none"``."""
+    if config.prior != "population":
+        return None
+    return PopulationPrior(survey, prior_pool(survey, train_groups),
+                           train_groups if config.reference_groups else None)
 
-    def __init__(self, survey: Survey, pool: list[str]):
+
+class PopulationPrior:
+    """``prior(group, qid)``: the population's distribution over ``qid``'s options, as ``group`` may see it;
+    with ``reference`` groups, a (k, 1 + len(reference)) array: that distribution, then each reference group's
+    share minus it."""
+
+    def __init__(self, survey: Survey, pool: list[str], reference: list[str] | None = None):
+        self.reference = list(reference or [])
         self.fixed = survey.population
         self.answers = survey.answers
         self.questions = survey.questions
@@ -55,6 +75,14 @@ class PopulationPrior:
                 self.counts[q] = self.counts.get(q, 0) + 1
 
     def __call__(self, group: str, qid: str) -> np.ndarray:
+        p = self.population(group, qid)
+        if not self.reference:
+            return p
+        refs = [self.answers[h][qid] - p if h != group and qid in self.answers[h] else np.zeros_like(p)
+                for h in self.reference]
+        return np.column_stack([p] + refs)
+
+    def population(self, group: str, qid: str) -> np.ndarray:
         k = len(self.questions[qid].options)
         if qid in self.fixed:
             p = self.fixed[qid]
