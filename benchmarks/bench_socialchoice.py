@@ -168,6 +168,22 @@ def end_to_end(path: Path, tmp: Path, rules: list[str], repeat: int, target: flo
         print(f"{rule:<36}{spread(ours_s):>24}{spread(theirs_s):>26}{ratio_text(theirs_s, ours_s):>22}  "
               f">={target:g}x {'ok' if median >= target else 'MISSED'}  (winners {same}/{len(winners)}, "
               f"{len(pairs)} pairs equal)")
+        parse_s = [timed(lambda: parse_only(path))[0] for _ in range(repeat)]
+        print(f"{'  ceiling: JSON parse of the input':<36}{spread(parse_s):>24}{spread(theirs_s):>26}"
+              f"{ratio_text(theirs_s, parse_s):>22}  (Arrow's JSON reader alone, 1 thread: no command that reads "
+              "this file can beat this ratio)")
+
+
+def parse_only(path: Path):
+    """The first step of ``read_profiles``: the file into Arrow columns, nothing checked or built."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    text = pa.string()
+    known = pa.schema([("prompt", text), ("candidates", pa.list_(text)), ("order", pa.list_(pa.list_(text))),
+                       ("annotator", text)])
+    return pj.read_json(path, read_options=pj.ReadOptions(use_threads=False),
+                        parse_options=pj.ParseOptions(explicit_schema=known, unexpected_field_behavior="infer"))
 
 
 RULE_ONLY = {"borda": (borda, None), "schulze": (beat_path, None), "copeland": (copeland, None),
