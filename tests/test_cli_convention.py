@@ -77,3 +77,23 @@ def test_a_command_imports_only_its_own_stage():
             "('torch', 'transformers', 'sklearn', 'pandas', 'scipy')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "['pluralign.aggregate.cli', 'pluralign.cli']", out
+
+
+# Commands with a --model that run no generation or scoring of their own, and why.
+NO_BATCH_SIZE = {
+    "model info": "loads the model to describe it; runs nothing",
+    "gpo predict": "--model is a GPO checkpoint; its embedder is fixed at training",
+    "gpo label": "--model is a GPO checkpoint; its embedder is fixed at training",
+    "train ditto": "its batch sizes are DittoConfig fields (--set sft_batch_size=..., batch_size=...)",
+    "run": "the pipeline file sets each stage's options",
+    "demo": "the shipped pipeline sets each stage's options",
+}
+
+
+@pytest.mark.parametrize("where", sorted(COMMANDS))
+def test_every_command_that_runs_a_model_takes_a_batch_size(where):
+    command = COMMANDS[where]
+    names = {n for p in command.params for n in (*p.opts, *p.secondary_opts)}
+    if "--model" not in names or where in NO_BATCH_SIZE or hasattr(command, "list_commands"):
+        return
+    assert "--batch-size" in names, f"pluralign {where}: runs a model but has no --batch-size"

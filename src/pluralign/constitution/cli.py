@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from pluralign.cli_options import BatchSizeOpt
+
 constitution_app = typer.Typer(help="Constitutions: build one from people's votes, or show one.",
                                no_args_is_help=True)
 
@@ -25,6 +27,7 @@ def build_cmd(
                                                                      "(default: fixed templates, no model)")] = None,
     meta: Annotated[str, typer.Option(help="meta statement ids kept out, e.g. '0-14' (demographic questions)")] = "",
     name: Annotated[str, typer.Option(help="the constitution's name")] = "people's constitution",
+    batch_size: BatchSizeOpt = None,
 ) -> None:
     """Select statements by group-informed consensus, merge near-duplicates, map each to a principle."""
     from pluralign.aggregate.opinion import analyze
@@ -38,7 +41,7 @@ def build_cmd(
     if model:
         from pluralign.lm import load_model
 
-        lm = load_model(model)
+        lm = load_model(model, batch_size=batch_size)
     config = BuildConfig(top_k=top_k, min_consensus=min_consensus, min_group_agree=min_group_agree,
                          merge_threshold=merge_threshold)
     constitution, report = build(result, read_statement_texts(statements or votes), config, lm=lm, name=name,

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from pluralign.cli_options import ModelOpt, SeedOpt
+from pluralign.cli_options import BatchSizeOpt, ModelOpt, SeedOpt
 
 eval_app = typer.Typer(help="Evaluate: distributional, steerable and Overton pluralism, the run's own panel, "
                             "bias, safety, capability, and an HTML report.", no_args_is_help=True)
@@ -27,11 +27,11 @@ CalibrateOpt = Annotated[bool, typer.Option("--calibrate", help="also divide by 
                                                                 "probabilities")]
 
 
-def models(model: str, baseline: str | None) -> list:
+def models(model: str, baseline: str | None, batch_size: int | None = None) -> list:
     """The model, and the baseline if one is named, loaded (offline) through :func:`pluralign.lm.load_model`."""
     from pluralign.lm import load_model
 
-    return [load_model(spec) for spec in ([model] + ([baseline] if baseline else []))]
+    return [load_model(spec, batch_size=batch_size) for spec in ([model] + ([baseline] if baseline else []))]
 
 
 def side_by_side(title: str, first: str, names: list[str], figures: list[dict], *, keys=None) -> None:
@@ -68,6 +68,7 @@ def distributional_cmd(
     top: Annotated[int, typer.Option(min=1, help="groups shown in the ranked table")] = 15,
     out: OutOpt = None,
     seed: SeedOpt = 0,
+    batch_size: BatchSizeOpt = None,
 ) -> None:
     """Whose opinions does the model reflect: 1 − Jensen–Shannon distance to each group's answers, ranked."""
     from pluralign.evaluate.ask import AskConfig
@@ -76,7 +77,7 @@ def distributional_cmd(
 
     questions = subsample(read_questions(data), limit, seed, key=question_key)
     config = AskConfig(rotations=rotations, calibrate=calibrate)
-    lms = models(model, baseline)
+    lms = models(model, baseline, batch_size)
     results = [evaluate_distributional(lm, questions, config, samples=samples, seed=seed) for lm in lms]
     names = [lm.name for lm in lms]
     ranked = [g for g, _ in results[0].ranked()]
@@ -109,6 +110,7 @@ def bias_cmd(
     calibrate: CalibrateOpt = False,
     out: OutOpt = None,
     seed: SeedOpt = 0,
+    batch_size: BatchSizeOpt = None,
 ) -> None:
     """BBQ accuracy (ambiguous, disambiguated) and bias scores s_AMB, s_DIS per category (Parrish et al.)."""
     from pluralign.evaluate.ask import AskConfig
@@ -120,7 +122,7 @@ def bias_cmd(
     items = [it for cell in dict.fromkeys((i.category, i.ambiguous) for i in items)
              for it in subsample([i for i in items if (i.category, i.ambiguous) == cell], limit, seed,
                                  key=lambda i: i.id)]
-    lms = models(model, baseline)
+    lms = models(model, baseline, batch_size)
     results = [evaluate_bias(lm, items, AskConfig(rotations=rotations, calibrate=calibrate), seed) for lm in lms]
     names = [lm.name for lm in lms]
     for key in BBQ_KEYS:
@@ -141,13 +143,14 @@ def panel_cmd(
     calibrate: CalibrateOpt = False,
     out: OutOpt = None,
     seed: SeedOpt = 0,
+    batch_size: BatchSizeOpt = None,
 ) -> None:
     """The model votes Agree/Disagree/Pass on each statement; compared with each opinion group's votes."""
     from pluralign.evaluate.ask import AskConfig
     from pluralign.evaluate.panel import evaluate_panel, panel_votes, subset
 
     panel = subset(panel_votes(votes, statements, seed=seed), limit, seed)
-    lms = models(model, baseline)
+    lms = models(model, baseline, batch_size)
     results = [evaluate_panel(lm, panel, AskConfig(rotations=rotations, calibrate=calibrate), seed) for lm in lms]
     names = [lm.name for lm in lms]
     n = len(panel.statement_ids)
@@ -177,6 +180,7 @@ def steerable_cmd(
     calibrate: CalibrateOpt = False,
     out: OutOpt = None,
     seed: SeedOpt = 0,
+    batch_size: BatchSizeOpt = None,
 ) -> None:
     """Steered to answer as a group, how much closer does the model get to it; Value Kaleidoscope accuracy."""
     from pluralign.errors import InputError
@@ -189,7 +193,7 @@ def steerable_cmd(
     if style not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {style!r}")
     config = AskConfig(rotations=rotations, calibrate=calibrate)
-    lms = models(model, baseline)
+    lms = models(model, baseline, batch_size)
     names, rows = [lm.name for lm in lms], [[] for _ in lms]
     if opinionqa is not None:
         questions = subsample(read_questions(opinionqa), limit, seed, key=lambda q: (q.id, q.group))
@@ -226,6 +230,7 @@ def overton_cmd(
     max_new_tokens: Annotated[int, typer.Option(min=1, help="most tokens per answer")] = 96,
     out: OutOpt = None,
     seed: SeedOpt = 0,
+    batch_size: BatchSizeOpt = None,
 ) -> None:
     """Coverage of each situation's values by one answer, with the judge's accuracy on its controls."""
     from pluralign.evaluate.data import read_overton, subsample
@@ -234,7 +239,7 @@ def overton_cmd(
     items = subsample(read_overton(data), limit, seed, key=lambda it: it["id"])
     judge = EmbeddingJudge(threshold)
     controls = judge_controls(items, judge, seed)
-    lms = models(model, baseline)
+    lms = models(model, baseline, batch_size)
     results = [evaluate_overton(lm, items, judge, max_new_tokens=max_new_tokens, seed=seed, controls=controls)
                for lm in lms]
     names = [lm.name for lm in lms]
@@ -259,6 +264,7 @@ def safety_cmd(
     max_new_tokens: Annotated[int, typer.Option(min=1, help="most tokens per response")] = 64,
     out: OutOpt = None,
     seed: SeedOpt = 0,
+    batch_size: BatchSizeOpt = None,
 ) -> None:
     """Harmful-response rate per language and global/local, judged under a constitution; win rate vs baseline."""
     from pluralign.constitution import load
@@ -267,9 +273,9 @@ def safety_cmd(
     from pluralign.lm import load_model
 
     rows = subsample(read_prompts(prompts or package_file("redteam_prompts.jsonl")), limit, seed, key=lambda r: r["id"])
-    checked = make_judge(load_model(judge), load(constitution) if constitution else None,
+    checked = make_judge(load_model(judge, batch_size=batch_size), load(constitution) if constitution else None,
                          read_controls(str(controls) if controls else None), seed)
-    lms = models(model, baseline)
+    lms = models(model, baseline, batch_size)
     answers = [respond(lm, rows, max_new_tokens, seed) for lm in lms]
     results = [evaluate_safety(a, rows, checked, seed) for a in answers]
     names = [lm.name for lm in lms]
@@ -291,6 +297,7 @@ def capability_cmd(
     baseline: BaselineOpt = None,
     limit: LimitOpt = 20,
     seed: SeedOpt = 0,
+    batch_size: BatchSizeOpt = None,
 ) -> None:
     """Did the model keep its general ability: reference-answer log-likelihood per token, BBQ disambiguated accuracy."""
     from pluralign.evaluate.bias import evaluate_bias
@@ -299,7 +306,7 @@ def capability_cmd(
     from pluralign.evaluate.metrics import bootstrap_mean
 
     prompts, answers = reference_pairs(subsample(read_overton(data), limit, seed, key=lambda it: it["id"]))
-    lms = models(model, baseline)
+    lms = models(model, baseline, batch_size)
     names = [lm.name for lm in lms]
     logliks = [token_loglik(lm, prompts, answers) for lm in lms]
     figures = [{"log-likelihood per token (nats)": bootstrap_mean(ll, seed=seed)} for ll in logliks]
@@ -330,6 +337,7 @@ def report_cmd(
     scale: Annotated[float, typer.Option(min=0.01, help="multiply every section's default item count")] = 1.0,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the figures as JSON")] = None,
     seed: SeedOpt = 0,
+    batch_size: BatchSizeOpt = None,
 ) -> None:
     """Every measure, model beside baseline, in one HTML page with plots and the model's provenance."""
     import json
@@ -346,7 +354,7 @@ def report_cmd(
                        statements=str(statements) if statements else None, prompts=str(prompts) if prompts else None,
                        judge=judge, seed=seed, **sizes)
     start = time.perf_counter()
-    lms = models(model, baseline)
+    lms = models(model, baseline, batch_size)
     loaded = time.perf_counter() - start
     result = run_report(lms[0], lms[1] if len(lms) > 1 else None, cfg, model_spec=model, baseline_spec=baseline or "")
     result["timings"]["loading models"] = loaded

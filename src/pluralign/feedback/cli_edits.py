@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from pluralign.cli_options import ModelOpt, OutFile, SeedOpt
+from pluralign.cli_options import BatchSizeOpt, ModelOpt, OutFile, SeedOpt
 from pluralign.errors import InputError
 
 edits_app = typer.Typer(help="Learn a user's latent preference from their edits (PRELUDE / CIPHER).",
@@ -101,6 +101,7 @@ def learn_cmd(
     model: ModelOpt = "default",
     phrase_tokens: Annotated[int, typer.Option(min=1, help="tokens per inferred or merged preference")] = 24,
     seed: SeedOpt = 0,
+    batch_size: BatchSizeOpt = None,
 ) -> None:
     """Infer each person's preference from their edits; write it as a Principle with its provenance."""
     from pluralign.feedback.edits.principles import learn_preferences, personal_constitution
@@ -111,7 +112,7 @@ def learn_cmd(
     records = read_records(edits, "edit")
     if not records:
         raise InputError("no edits", path=str(edits))
-    lm = load_model(model)
+    lm = load_model(model, batch_size=batch_size)
     with progress_bar("inferring", len(records)) as advance:
         principles = learn_preferences(lm, records, phrase_tokens=phrase_tokens, seed=seed, progress=advance)
     n = write_records(out, principles)

@@ -36,6 +36,7 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
     served_name: Annotated[str | None, typer.Option(help="model id clients ask for (default: the model's name)")] = None,
+    batch_size: BatchSizeOpt = None,
 ) -> None:
     """Serve a local model over an OpenAI-compatible HTTP API (completions with echo+logprobs, chat)."""
     import uvicorn
@@ -43,7 +44,7 @@ def serve(
     from pluralign.lm.hf import HFBackend
     from pluralign.lm.server import create_app
 
-    lm = HFBackend(model)
+    lm = HFBackend(model, batch_size=batch_size)
     uvicorn.run(create_app(lm, served_name), host=host, port=port, log_level="warning")
 
 
