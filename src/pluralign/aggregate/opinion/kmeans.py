@@ -28,19 +28,33 @@ def _sq_distances(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return out
 
 
+def distinct_first(points: np.ndarray) -> np.ndarray:
+    """Sorted row index of each distinct point's first occurrence: ``np.unique(points, axis=0,
+    return_index=True)[1]`` sorted, by one lexsort (np.unique's axis path costs ~10x on the small arrays a replay
+    passes thousands of times)."""
+    if len(points) == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort(points.T[::-1])  # stable: equal points keep row order, so each run starts at its first
+    ordered = points[order]
+    starts = np.r_[True, np.any(ordered[1:] != ordered[:-1], axis=1)]
+    return np.sort(order[starts])
+
+
 def _centres(points: np.ndarray, weights: np.ndarray, labels: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """Weighted mean position of each cluster in ``ids`` (each must have members); points without one are skipped."""
     slot = np.full(int(max(ids.max(), labels.max())) + 1, -1)
     slot[ids] = np.arange(len(ids))
     pos = np.where(labels >= 0, slot[np.maximum(labels, 0)], -1)
     ok = pos >= 0
-    mass = np.bincount(pos[ok], weights=weights[ok], minlength=len(ids))
-    sums = np.stack([np.bincount(pos[ok], weights=weights[ok] * points[ok, d], minlength=len(ids))
-                     for d in range(points.shape[1])], axis=1)
+    pos, w = pos[ok], weights[ok]
+    mass = np.bincount(pos, weights=w, minlength=len(ids))
+    sums = np.empty((len(ids), points.shape[1]))
+    for d in range(points.shape[1]):
+        sums[:, d] = np.bincount(pos, weights=w * points[ok, d], minlength=len(ids))
     return sums / mass[:, None]
 
 
-def _clean_start(points, weights, labels, ids, k):
+def _clean_start(points, weights, labels, ids, k, n_distinct):
     """Polis's clean-start-clusters: keep old clusters that still have members (re-centred), merge identical
     centres, then add a cluster at the point farthest from every centre until min(k, #distinct points)."""
     labels = labels.copy()
@@ -50,15 +64,15 @@ def _clean_start(points, weights, labels, ids, k):
         labels[:] = alive[0]
     ids = alive
     centres = _centres(points, weights, labels, ids)
-    _, first, inverse = np.unique(centres, axis=0, return_index=True, return_inverse=True)
-    if len(first) < len(ids):  # identical centres: the larger cluster's id survives
-        for group in range(len(first)):
+    if len(distinct_first(centres)) < len(ids):  # identical centres: the larger cluster's id survives
+        _, inverse = np.unique(centres, axis=0, return_inverse=True)
+        for group in range(inverse.max() + 1):
             same = ids[inverse.ravel() == group]
             sizes = np.array([np.sum(labels == c) for c in same])
             keep = same[len(sizes) - 1 - int(np.argmax(sizes[::-1]))]
             labels[np.isin(labels, same)] = keep
         ids = ids[np.isin(ids, labels)]
-    possible = min(k, len(np.unique(points, axis=0)))
+    possible = min(k, n_distinct)
     while True:
         centres = _centres(points, weights, labels, ids)
         if len(ids) >= possible:
@@ -71,15 +85,16 @@ def _clean_start(points, weights, labels, ids, k):
         ids = np.append(ids, ids.max() + 1)
 
 
-def kmeans(points: np.ndarray, weights: np.ndarray, k: int, previous: tuple | None, max_iters: int):
+def kmeans(points: np.ndarray, weights: np.ndarray, k: int, previous: tuple | None, max_iters: int,
+           first: np.ndarray | None = None):
     """Polis's k-means -> (ids (k',), centres (k', 2), label of each point). previous: (label of each point,
-    -1 for new points; ids) from the last update, or None for the first k distinct points as starts."""
+    -1 for new points; ids) from the last update, or None for the first k distinct points as starts.
+    first: :func:`distinct_first` of ``points``, when the caller clusters the same points for several k."""
+    first = distinct_first(points) if first is None else first
     if previous is None:
-        _, first = np.unique(points, axis=0, return_index=True)
-        first = np.sort(first)[:k]
-        ids, centres = np.arange(len(first)), points[first]
+        ids, centres = np.arange(min(k, len(first))), points[first[:k]]
     else:
-        ids, centres = _clean_start(points, weights, previous[0], previous[1], k)
+        ids, centres = _clean_start(points, weights, previous[0], previous[1], k, len(first))
     for _ in range(max_iters + 1):
         nearest = _sq_distances(points, centres).argmin(axis=1)
         used = np.flatnonzero(np.bincount(nearest, minlength=len(ids)))  # empty clusters are dropped

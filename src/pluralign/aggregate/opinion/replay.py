@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import ConfigDict, Field, field_validator
 
 from pluralign.aggregate.opinion import clusters as cl
-from pluralign.aggregate.opinion.kmeans import kmeans, silhouette
+from pluralign.aggregate.opinion.kmeans import distinct_first, kmeans, silhouette
 from pluralign.aggregate.opinion.mathversion import MATH
 from pluralign.aggregate.opinion.matrix import VoteMatrix
 from pluralign.aggregate.opinion.pca import Projection
@@ -133,7 +133,7 @@ def replay(matrix: VoteMatrix, config: ReplayConfig | None = None,
     in_conv = np.zeros(n, dtype=bool)
     base_of = np.full(n, -1)
     base_ids = np.zeros(0, dtype=np.int64)
-    groupings: dict[int, tuple[dict, np.ndarray]] = {}
+    groupings: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # k -> (base ids, their group, ids)
     smoother = {"last": None, "count": 0, "k": None}
     updates = [(start, end, bool(restart) and start > 0 and log.times[start - 1] // restart != log.times[end - 1]
                 // restart) for start, end in zip(starts, ends)]
@@ -184,12 +184,13 @@ def replay(matrix: VoteMatrix, config: ReplayConfig | None = None,
 
         found = {}
         dist = np.sqrt(((base_centres[:, None, :] - base_centres[None]) ** 2).sum(-1))  # bucket-dists, once
+        first = distinct_first(base_centres)  # the same points for every k
         for k in range(2, cl.max_groups(len(base_ids)) + 1):
             last = groupings.get(k)
-            prev = None if last is None else (np.array([last[0].get(int(b), -1) for b in base_ids]), last[1])
-            g_ids, _, g_labels = kmeans(base_centres, sizes, k, prev, version.group_iters)
+            prev = None if last is None else (_carried(last[0], last[1], base_ids), last[2])
+            g_ids, _, g_labels = kmeans(base_centres, sizes, k, prev, version.group_iters, first)
             found[k] = (g_labels, silhouette(base_centres, g_labels, dist))
-            groupings[k] = (dict(zip(base_ids.tolist(), g_labels.tolist())), g_ids)
+            groupings[k] = (base_ids, g_labels, g_ids)
         if found:
             best = max(s for _, s in found.values())
             this_k = max(k for k, (_, s) in found.items() if s == best)  # max-key keeps the last of ties
@@ -201,6 +202,12 @@ def replay(matrix: VoteMatrix, config: ReplayConfig | None = None,
 
     return _final(matrix, rows, cols, center, comps, proj, in_conv, base_of, base_ids, base_centres, sizes,
                   found, smoother["k"])
+
+
+def _carried(old_base: np.ndarray, old_group: np.ndarray, base_ids: np.ndarray) -> np.ndarray:
+    """The group each base cluster had at the last update (-1 for a new base cluster); base ids ascend."""
+    at = np.minimum(np.searchsorted(old_base, base_ids), len(old_base) - 1)
+    return np.where(old_base[at] == base_ids, old_group[at], -1)
 
 
 def _load_order(votes: np.ndarray, row_order: list[int], col_order: list[int]) -> tuple[list[int], list[int]]:
