@@ -79,8 +79,9 @@ def test_cli_options_replay_only_refused_and_math_printed(tmp_path, capsys):
             f"{v.value}" for i, v in enumerate(camps())]
     votes.write_text("timestamp,datetime,comment-id,voter-id,vote\n" + "\n".join(rows) + "\n")
     out = tmp_path / "a.json"
-    for extra, message in ((["--poll-seconds", "5"], "--poll-seconds only applies with --replay"),
-                           (["--fresh-load", "--restart-hours", "1"], "--restart-hours, --fresh-load only apply"),
+    for extra, message in ((["--no-replay", "--poll-seconds", "5"], "--poll-seconds only applies with --replay"),
+                           (["--no-replay", "--fresh-load", "--restart-hours", "1"],
+                            "--restart-hours, --fresh-load only apply"),
                            (["--replay", "--groups", "2"], "--groups and --min-votes cannot")):
         with pytest.raises(SystemExit) as stop:
             main(["opinion", "analyze", "--votes", str(votes), "--out", str(out), *extra])

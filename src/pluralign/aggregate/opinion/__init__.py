@@ -8,7 +8,8 @@ Modules, one idea each: :mod:`.matrix` (votes in, readers), :mod:`.pca` (PCA wit
 projections), :mod:`.kmeans` (Polis's k-means and silhouette), :mod:`.clusters` (participant filter, base
 clusters, groups by silhouette), :mod:`.repness` (representative statements, consensus, priority),
 :mod:`.mathversion` (which Polis math computed an export), :mod:`.replay` (a conversation's history, update by
-update, as a live Polis server ran it), :mod:`.analysis` (all of it in one call).
+update, as a live Polis server ran it), :mod:`.choice` (replay or analyse once, fresh load or not, from an
+export's evidence), :mod:`.analysis` (all of it in one call).
 """
 
 from pluralign.lazy import lazy_getattr

@@ -30,14 +30,17 @@ MetaOpt = Annotated[str, typer.Option("--meta", help="meta statement ids kept ou
                                                      "(Polis CSV exports do not mark them)")]
 MathOpt = Annotated[str, typer.Option("--math", help="Polis math version: auto (from the export's dates and "
                                                      "math output) | current | 2018 | 2017-11 | 2017-10 | 2017")]
-ReplayOpt = Annotated[bool, typer.Option("--replay", help="replay the vote log update by update, as a live Polis "
-                                                           "server computed it (needs vote times)")]
-PollOpt = Annotated[float | None, typer.Option("--poll-seconds", min=0.0, help="with --replay: votes closer than "
-                                                                               "this join one update [1]")]
-RestartOpt = Annotated[float | None, typer.Option("--restart-hours", min=0.0, help="with --replay: server restart "
-                                                                                   "period, 0 = never [24]")]
-FreshOpt = Annotated[bool | None, typer.Option("--fresh-load/--no-fresh-load", help="with --replay: end with an "
-                                               "update on a freshly loaded server (math computed after the votes)")]
+ReplayOpt = Annotated[bool | None, typer.Option("--replay/--no-replay", help="replay the vote log update by "
+                                               "update, as a live Polis server computed it, or analyse once; "
+                                               "default: replay where the export has vote times and the replay's "
+                                               "estimated time is within a minute (the command prints why)")]
+PollOpt = Annotated[float | None, typer.Option("--poll-seconds", min=0.0, help="replay only: votes closer than "
+                                               "this join one update [1]")]
+RestartOpt = Annotated[float | None, typer.Option("--restart-hours", min=0.0, help="replay only: server restart "
+                                                  "period, 0 = never [24]")]
+FreshOpt = Annotated[bool | None, typer.Option("--fresh-load/--no-fresh-load", help="replay only: end with an "
+                                               "update on a freshly loaded server (math computed after the votes); "
+                                               "default: from the export's dates (the command prints why)")]
 
 
 def parse_ids(text: str) -> list[str]:
@@ -69,19 +72,24 @@ def detect_math(votes: Path, matrix) -> tuple[str, str]:
 
 
 def load_analysis(votes: Path, statements: Path | None = None, groups: int | None = None, seed: int = 0,
-                  meta: str = "", replay: bool = False, math: str = "auto", poll_seconds: float | None = None,
+                  meta: str = "", replay: bool | None = None, math: str = "auto", poll_seconds: float | None = None,
                   restart_hours: float | None = None, fresh_load: bool | None = None, min_votes: int = 7,
                   drop: Path | None = None, echo=typer.echo):
-    """Read the votes, apply the options, analyse (or replay); ``echo`` gets the math version line."""
+    """Read the votes, apply the options, analyse once or replay (``None``: decided from the export, :mod:`.choice`);
+    ``echo`` gets the math version line and, for each decision, what was chosen and why."""
     from pluralign.aggregate.opinion import analyze
+    from pluralign.aggregate.opinion.choice import Choice, choose_fresh_load, choose_replay, export_read_after
     from pluralign.aggregate.opinion.matrix import drop_participants, read_id_list, read_votes
     from pluralign.aggregate.opinion.replay import ReplayConfig, count_updates
     from pluralign.errors import InputError
 
     replay_only = {"--poll-seconds": poll_seconds, "--restart-hours": restart_hours, "--fresh-load": fresh_load}
-    if not replay and (given := [k for k, v in replay_only.items() if v is not None]):
-        raise InputError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} with --replay")
-    if replay and (groups is not None or min_votes != 7):
+    given = [k for k, v in replay_only.items() if v is not None]
+    only = f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} with --replay"
+    if replay is False and given:
+        raise InputError(only)
+    forced = groups is not None or min_votes != 7
+    if replay and forced:
         raise InputError("--groups and --min-votes cannot be forced on a replay: the conversation's history "
                          "chooses them")
     matrix = read_votes(votes, statements, parse_ids(meta))
@@ -91,16 +99,29 @@ def load_analysis(votes: Path, statements: Path | None = None, groups: int | Non
             echo(f"{len(unknown)} of the ids in {drop} are not in the votes (first: {unknown[0]!r})")
     version, evidence = detect_math(votes, matrix) if math == "auto" else (math, "given with --math")
     echo(f"Polis math {version} ({evidence})")
-    if not replay:
+    config = ReplayConfig(math=version, poll_seconds=1.0 if poll_seconds is None else poll_seconds,
+                          restart_hours=restart_hours or None if restart_hours is not None else 24.0, seed=seed)
+    if replay is None:
+        method = Choice(False, "analysed once: --groups / --min-votes given") if forced else \
+            choose_replay(matrix, count_updates(matrix, config), polis_export=votes.suffix != ".jsonl")
+        if not method.chosen and given:
+            raise InputError(f"{only}; {method.reason}")
+    else:
+        method = Choice(replay, "replayed (--replay)" if replay else "analysed once (--no-replay)")
+    echo(method.reason[0].upper() + method.reason[1:])
+    if not method.chosen:
         return analyze(matrix, n_groups=groups, seed=seed, math=version, min_votes=min_votes)
     if matrix.log is None:
         raise InputError("--replay needs the votes' times (votes.csv, votes.json or Votes with timestamps)",
                          path=str(votes))
+    last_vote = float(matrix.log.times.max()) if len(matrix.log.times) else None
+    fresh = Choice(fresh_load, "fresh load" if fresh_load else "no fresh load") if fresh_load is not None else \
+        choose_fresh_load(last_vote, export_read_after(votes), config.restart_hours)
+    echo(fresh.reason[0].upper() + fresh.reason[1:] + (" (--fresh-load)" if fresh_load else
+                                                       " (--no-fresh-load)" if fresh_load is False else ""))
+    config = config.model_copy(update={"fresh_load": fresh.chosen})
     from pluralign.progress import progress_bar  # rich, only for a replay's progress
 
-    config = ReplayConfig(math=version, poll_seconds=1.0 if poll_seconds is None else poll_seconds,
-                          restart_hours=restart_hours or None if restart_hours is not None else 24.0,
-                          fresh_load=bool(fresh_load), seed=seed)
     with progress_bar("replaying updates", count_updates(matrix, config)) as advance:
         return analyze(matrix, replay=config, progress=advance)
 
@@ -108,7 +129,7 @@ def load_analysis(votes: Path, statements: Path | None = None, groups: int | Non
 @opinion_app.command("analyze")
 def analyze_cmd(votes: VotesOpt, out: OutFile, statements: StatementsOpt = None, groups: GroupsOpt = None,
                 min_votes: MinVotesOpt = 7, drop_participants: DropOpt = None, seed: SeedOpt = 0, meta: MetaOpt = "",
-                math: MathOpt = "auto", replay: ReplayOpt = False, poll_seconds: PollOpt = None,
+                math: MathOpt = "auto", replay: ReplayOpt = None, poll_seconds: PollOpt = None,
                 restart_hours: RestartOpt = None, fresh_load: FreshOpt = None) -> None:
     """Run the analysis and write groups, projections, consensus, repness and priority as JSON."""
     from pluralign.io import atomic_path
@@ -125,7 +146,7 @@ def analyze_cmd(votes: VotesOpt, out: OutFile, statements: StatementsOpt = None,
 def report_cmd(votes: VotesOpt, out: OutFile, statements: StatementsOpt = None, groups: GroupsOpt = None,
                min_votes: MinVotesOpt = 7, drop_participants: DropOpt = None, seed: SeedOpt = 0, meta: MetaOpt = "",
                title: Annotated[str, typer.Option(help="the page title")] = "Opinion groups",
-               math: MathOpt = "auto", replay: ReplayOpt = False,
+               math: MathOpt = "auto", replay: ReplayOpt = None,
                poll_seconds: PollOpt = None, restart_hours: RestartOpt = None, fresh_load: FreshOpt = None) -> None:
     """Write an HTML page: opinion map, each group's representative statements, consensus."""
     from pluralign.aggregate.opinion.matrix import read_statement_texts
