@@ -71,8 +71,8 @@ def gpo_predict(predictor, prior, survey, emb, group, context, targets):
     ctx = [(emb[q], survey.answers[group][q]) for q in context]
     if not predictor.needs_prior:
         return predictor.predict(ctx, [emb[q] for q in targets])
-    return predictor.predict(ctx, [emb[q] for q in targets], [prior(group, q) for q in context],
-                             [prior(group, q) for q in targets])
+    priors = prior.episode(group, list(context), list(targets))
+    return predictor.predict(ctx, [emb[q] for q in targets], priors[:len(context)], priors[len(context):])
 
 
 def survey_benchmark(args, data: str) -> dict:
@@ -145,8 +145,10 @@ def summarise(by_method: dict[str, dict[str, list[float]]], seed: int) -> dict:
     best = max((m for m in rows if m != "gpo"), key=lambda m: rows[m][0])
     diff = cluster_bootstrap([np.array(by_method["gpo"][g]) - np.array(by_method[best][g]) for g in groups],
                              seed=seed)
+    each = {m: [round(v, 4) for v in cluster_bootstrap([np.array(by_method["gpo"][g]) - np.array(by_method[m][g])
+                                                        for g in groups], seed=seed)] for m in rows if m != "gpo"}
     return {"methods": {m: [round(v, 4) for v in r] for m, r in rows.items()}, "best_baseline": best,
-            "gpo_minus_best": [round(v, 4) for v in diff], "items": sum(len(by_method["gpo"][g]) for g in groups),
+            "gpo_minus_best": [round(v, 4) for v in diff], "gpo_minus": each, "items": sum(len(by_method["gpo"][g]) for g in groups),
             "groups": len(groups), "ratio_gpo_over_best": round(rows["gpo"][0] / rows[best][0], 4)}
 
 
@@ -212,6 +214,8 @@ def show(report: dict) -> None:
         verdict = "excludes 0: GPO better" if d[1] > 0 else "excludes 0: GPO worse" if d[2] < 0 else "includes 0"
         print(f"  GPO − {t['best_baseline']}: {d[0]:+.4f} [{d[1]:+.4f}, {d[2]:+.4f}] ({verdict}); "
               f"ratio GPO / best baseline {t['ratio_gpo_over_best']:.4f}")
+        print("  GPO − each: " + "; ".join(f"{m} {v[0]:+.4f} [{v[1]:+.4f}, {v[2]:+.4f}]"
+                                          for m, v in t["gpo_minus"].items()))
 
 
 def main() -> None:

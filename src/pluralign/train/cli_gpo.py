@@ -99,8 +99,9 @@ def predict_cmd(model: ModelPath, group: GroupOpt, out: OutFile, context: Contex
 
     predictor, _, survey, emb, ctx, ids, prior = _load(model, group, context, seed)
     targets = [q for q in sorted(survey.answers[group]) if q not in set(ids)]
-    priors = ([prior(group, q) for q in ids], [prior(group, q) for q in targets]) if prior else (None, None)
-    preds = predictor.predict(ctx, [emb[q] for q in targets], *priors)
+    priors = prior.episode(group, ids, targets) if prior else None
+    preds = predictor.predict(ctx, [emb[q] for q in targets], *((priors[:len(ids)], priors[len(ids):]) if prior
+                                                                 else (None, None)))
     rows = []
     for q, p in zip(targets, preds):
         question, truth = survey.questions[q], survey.answers[group][q]
@@ -124,7 +125,7 @@ def label_cmd(model: ModelPath, group: GroupOpt,
 
     rows = read_pairs(pairs)
     predictor, cache, _, _, ctx, ids, prior = _load(model, group, context, seed)
-    context_prior = [prior(group, q) for q in ids] if prior else None
+    context_prior = prior.episode(group, ids, []) if prior else None
     records = label_pairs(predictor, cache, ctx, ids, group, rows, context_prior, source=pairs)
     write_records(out, records)
     typer.echo(json.dumps(dict(group=group, pairs=len(records), a=sum(r.label == "a" for r in records),

@@ -65,10 +65,11 @@ class GpoConfig(BaseModel):
     loss: Literal["gaussian", "cross_entropy"] = Field(
         "cross_entropy", description="cross_entropy: -Σ y log p over each target question's options (the "
         "likelihood of the group's distribution); gaussian: the reference's Normal likelihood of each option's share")
-    prior: Literal["none", "population"] = Field(
+    prior: Literal["none", "population", "nearest_groups"] = Field(
         "population", description="population: each point also reads the population's share of its option and "
         "the logits are a residual on its log (an untrained model is the population baseline; docs/gpo.md); "
-        "none: the paper's model, from the embeddings and the context alone")
+        "nearest_groups: the same on the training groups' answers weighted by how closely each answered the "
+        "context (not for polis); none: the paper's model, from the embeddings and the context alone")
     reference_groups: bool = Field(
         False, description="with the population prior: each point also reads every training group's departure "
         "from the population on its option, so the context can tell which training groups this group answers like "
@@ -84,8 +85,10 @@ class GpoConfig(BaseModel):
             raise ValueError(f"min_context {self.min_context} > max_context {self.max_context}")
         if self.min_target > self.max_target:
             raise ValueError(f"min_target {self.min_target} > max_target {self.max_target}")
-        if self.reference_groups and (self.prior != "population" or self.data == "polis"):
-            raise ValueError("reference_groups needs prior='population' and survey data (not polis)")
+        if self.reference_groups and (self.prior == "none" or self.data == "polis"):
+            raise ValueError("reference_groups needs a prior and survey data (not polis)")
+        if self.prior == "nearest_groups" and self.data == "polis":
+            raise ValueError("prior='nearest_groups' is for survey data (polis groups are single participants)")
         if self.d_model % self.heads:
             raise ValueError(f"d_model {self.d_model} must be a multiple of heads {self.heads}")
         return self
@@ -144,8 +147,8 @@ def eligible_groups(survey: Survey, min_questions: int) -> list[str]:
 
 def sample_batch(survey: Survey, emb: dict[str, np.ndarray], groups: list[str], config: GpoConfig, step: int,
                  prior=None):
-    """The episodes of one step, drawn from ``default_rng([seed, step])``; with the priors ``prior(group,
-    question)`` gives (a :class:`~.prior.PopulationPrior`) where it is not None."""
+    """The episodes of one step, drawn from ``default_rng([seed, step])``; with the priors of a
+    :class:`~.prior.PopulationPrior` where ``prior`` is not None."""
     rng = np.random.default_rng([config.seed, step])
     chosen = rng.choice(len(groups), size=config.batch_groups, replace=len(groups) < config.batch_groups)
     m = int(rng.integers(config.min_context, config.max_context + 1))
@@ -158,7 +161,7 @@ def sample_batch(survey: Survey, emb: dict[str, np.ndarray], groups: list[str], 
         ids = [answered[i] for i in order[:m_g + t]]
         pair = lambda q: (emb[q], survey.answers[groups[gi]][q])  # noqa: E731
         episode = ([pair(q) for q in ids[:m_g]], [pair(q) for q in ids[m_g:]])
-        episodes.append(episode + ([prior(groups[gi], q) for q in ids],) if prior is not None else episode)
+        episodes.append(episode + (prior.episode(groups[gi], ids[:m_g], ids[m_g:]),) if prior is not None else episode)
     return episodes
 
 

@@ -11,7 +11,8 @@ distribution over its options.
 With ``prior="population"`` (:mod:`.prior`; beyond the paper) every point also reads p_pop, the population's
 share of its option, and a context point the group's deviation from it, y − p_pop (a target's is 0); the
 logit is a residual, log p_pop + delta, whose delta head starts at zero, so an untrained model is the
-population baseline and training moves it only where the context says the group departs from it. With
+population baseline and training moves it only where the context says the group departs from it.
+``prior="nearest_groups"`` puts the nearest-training-groups prediction in p_pop's place. With
 ``n_reference`` > 0 a point also reads each training group's departure from p_pop on its option (:mod:`.prior`).
 
 Loss (gpo.py:60-78): the negative log-likelihood of the targets' y under Normal(mean = softmaxed share,
@@ -41,13 +42,13 @@ class GPO(nn.Module):
                  n_reference: int = 0):
         super().__init__()
         self.heads, self.prior, self.n_reference = heads, prior, n_reference
-        extra = 2 + n_reference if prior == "population" else 0  # p_pop, y − p_pop, the reference columns
+        extra = 2 + n_reference if prior != "none" else 0  # p_pop, y − p_pop, the reference columns
         self.embedder = mlp(dim_x + 2 + extra, d_model, d_model, emb_depth)  # x, y, is-target flag (+ extra)
         layer = nn.TransformerEncoderLayer(d_model, heads, dim_feedforward, dropout, batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.predictor = nn.Sequential(nn.Linear(d_model, dim_feedforward), nn.ReLU(),
                                        nn.Linear(dim_feedforward, 2))
-        if prior == "population":  # delta = 0 at the start: the population baseline
+        if prior != "none":  # delta = 0 at the start: the prior itself (the population baseline)
             nn.init.zeros_(self.predictor[-1].weight[0])
             nn.init.zeros_(self.predictor[-1].bias[0])
 
@@ -61,12 +62,12 @@ class GPO(nn.Module):
     def forward(self, x, y, is_target, question, pad, prior=None):
         """x (B, L, dim_x), y (B, L), is_target / pad (B, L) bool, question (B, L) long: which question of its
         batch row each point's option belongs to; prior (B, L, 1 + n_reference): p_pop, then the reference
-        groups' departures from it (read only with prior="population").
+        groups' departures from it (read only where prior is not "none").
         Returns (probabilities (B, L): per-question softmax; zero on padding, log-std (B, L))."""
         hidden_y = is_target | pad
         y_in = torch.where(hidden_y, torch.zeros_like(y), y)  # targets never see their own answer
         features = [x, y_in[..., None], is_target[..., None].to(x.dtype)]
-        if self.prior == "population":
+        if self.prior != "none":
             if prior is None:
                 raise ValueError("this GPO model reads the population's share of each option: pass prior")
             p_pop = torch.where(pad, torch.ones_like(y), prior[..., 0])
@@ -74,7 +75,7 @@ class GPO(nn.Module):
             features += [p_pop[..., None], deviation[..., None], prior[..., 1:1 + self.n_reference]]
         hidden = self.encoder(self.embedder(torch.cat(features, dim=-1)), mask=self.attention_mask(is_target, pad))
         logits, log_std = self.predictor(hidden).unbind(-1)
-        if self.prior == "population":
+        if self.prior != "none":
             logits = logits + torch.log(p_pop)
         return segment_softmax(logits, question, pad), log_std
 

@@ -26,7 +26,7 @@ class GpoPredictor:
 
     @property
     def needs_prior(self) -> bool:
-        return self.config.prior == "population"
+        return self.config.prior != "none"
 
     @classmethod
     def load(cls, path: str | Path) -> "GpoPredictor":
@@ -56,7 +56,7 @@ class GpoPredictor:
         """episodes: (context, targets) or (context, targets, context_prior, target_prior) as in :meth:`predict`."""
         episodes = [tuple(e) + (None,) * (4 - len(e)) for e in episodes]
         if self.needs_prior and any(e[2] is None or e[3] is None for e in episodes):
-            raise InputError("this GPO model was meta-trained with prior='population': it needs the population's "
+            raise InputError(f"this GPO model was meta-trained with prior={self.config.prior!r}: it needs the prior "
                              "distribution of every context and target question", field="prior")
         pieces = [(e, start) for e, ep in enumerate(episodes) for start in range(0, len(ep[1]), chunk)]
         out: list[list[np.ndarray]] = [[] for _ in episodes]

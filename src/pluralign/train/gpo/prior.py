@@ -50,10 +50,11 @@ def prior_pool(survey: Survey, train_groups: list[str]) -> list[str]:
 def prior_for(config, survey: Survey, train_groups: list[str]) -> "PopulationPrior | None":
     """The prior a run of ``config`` (a :class:`~.meta.GpoConfig`) trained on ``train_groups`` reads; None
     for ``prior="none"``."""
-    if config.prior != "population":
+    if config.prior == "none":
         return None
     return PopulationPrior(survey, prior_pool(survey, train_groups),
-                           train_groups if config.reference_groups else None)
+                           train_groups if config.reference_groups else None,
+                           train_groups if config.prior == "nearest_groups" else None)
 
 
 class PopulationPrior:
@@ -61,8 +62,11 @@ class PopulationPrior:
     with ``reference`` groups, a (k, 1 + len(reference)) array: that distribution, then each reference group's
     share minus it."""
 
-    def __init__(self, survey: Survey, pool: list[str], reference: list[str] | None = None):
+    def __init__(self, survey: Survey, pool: list[str], reference: list[str] | None = None,
+                 neighbours: list[str] | None = None):
+        self.survey = survey
         self.reference = list(reference or [])
+        self.neighbours = list(neighbours or [])
         self.fixed = survey.population
         self.answers = survey.answers
         self.questions = survey.questions
@@ -73,6 +77,21 @@ class PopulationPrior:
             for q, y in survey.answers[g].items():
                 self.sums[q] = self.sums.get(q, 0.0) + y
                 self.counts[q] = self.counts.get(q, 0) + 1
+
+    def episode(self, group: str, context: list[str], targets: list[str]) -> list[np.ndarray]:
+        """The prior of each context question, then of each target, for one episode of ``group``. With
+        ``neighbours``, column 0 is the nearest-groups prediction from the group's answers to ``context``
+        (:func:`~.baselines.nearest_groups` over the neighbours other than the group) instead of the
+        population's."""
+        out = [self(group, q) for q in context + targets]
+        if not self.neighbours:
+            return out
+        from pluralign.train.gpo.baselines import nearest_groups
+
+        others = [h for h in self.neighbours if h != group]
+        for row, p in zip(out, nearest_groups(self.survey, group, context, context + targets, others)):
+            row.reshape(len(p), -1)[:, 0] = smooth(p)
+        return out
 
     def __call__(self, group: str, qid: str) -> np.ndarray:
         p = self.population(group, qid)
