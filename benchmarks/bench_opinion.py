@@ -2,16 +2,19 @@
 to end on the largest shared conversation, reading the same export on both sides.
 
 1. Agreement: for each conversation in ../shared/data/polis/, the adjusted Rand index (ARI) against Polis's own
-   groups (``group-id`` of participants-votes.csv; the known answers' math-pca2.json), for seeds 0-4: ours
-   analysed once (Polis's deterministic load, the math version the export's evidence names), ours replayed
-   (the seed starts the first power iteration, as Polis's random start), and red-dwarf (``random_state``).
+   groups (``group-id`` of participants-votes.csv; the known answers' math-pca2.json), for seeds 0-4: which
+   method the default command chooses (``choice.decide``, as ``pluralign opinion analyze``), ours analysed once
+   (Polis's deterministic load, the math version the export's evidence names), ours replayed (forced, the fresh
+   load decided from the export; the seed starts the first power iteration, as Polis's random start), and
+   red-dwarf (``random_state``). The default's result is the column of the method it chose.
 2. Speed, what a user waits for, best of --repeats: (a) in one process, imports done: reading the CSV export and
    the analysis (ours: read_polis_export + analyze; red-dwarf: its CSV export parser, ``Loader``'s
    comments/votes readers and duplicate filter, fed the local files, + run_pipeline); (b) whole commands in fresh
    processes, imports and start-up included (ours: ``pluralign opinion analyze``; red-dwarf: the same steps in
    ``python -c``). Before a ratio is printed, both sides must have read the same votes and found the same number
    of groups with ARI >= 0.7 between their partitions.
-3. Optionally (--synthetic) a synthetic sparse matrix: wall time and peak memory of the analysis.
+3. Optionally (--replay-cost) replay times against the estimate that bounds the default's replays.
+4. Optionally (--synthetic) a synthetic sparse matrix: wall time and peak memory of the analysis.
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_opinion.py
 """
@@ -36,6 +39,7 @@ from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
 from pluralign.aggregate.opinion import (ReplayConfig, analyze, build, detect_export, read_polis_api,  # noqa: E402
                                          read_polis_export, read_polis_groups)
+from pluralign.aggregate.opinion.choice import decide, replay_seconds  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "polis"
@@ -104,10 +108,11 @@ def spread(values: list[float]) -> str:
 
 def agreement(replay_all: bool) -> None:
     print("ARI against Polis's groups over seeds 0-4: mean [min, max]; k = groups found (Polis's k)")
-    print(f"{'conversation':32} {'math':>8} {'ours once':>22} {'k':>5} {'ours replayed':>22} {'k':>5} "
-          f"{'red-dwarf 0.4':>22} {'k':>5}")
+    print(f"{'conversation':32} {'math':>8} {'default':>7} {'ours once':>22} {'k':>5} {'ours replayed':>22} "
+          f"{'k':>5} {'red-dwarf 0.4':>22} {'k':>5}")
     cases = [(name, DATA / name) for name in CONVERSATIONS]
     cases += [(f"known: {f.name}", f) for f in sorted((DATA / "polismath-known-answers").iterdir())]
+    choices = []
     for name, folder in cases:
         api = (folder / "math-pca2.json").is_file()
         if api:
@@ -121,12 +126,18 @@ def agreement(replay_all: bool) -> None:
             matrix = read_polis_export(folder, meta=META.get(folder.name, []))
             version, _ = detect_export(matrix, truth)
         k_polis = len(set(truth.values()))
+        # The default command's choices (the same decision as `pluralign opinion analyze`), and a forced replay
+        # with the fresh load decided from the export.
+        default, reasons = decide(folder, matrix, ReplayConfig(math=version))
+        forced, forced_reasons = decide(folder, matrix, ReplayConfig(math=version), replay=True)
+        choices.append(f"{name}: {'; '.join(reasons)}" + ("" if default else f" [forced replay: "
+                                                         f"{forced_reasons[1]}]"))
         once = [analyze(matrix, math=version, seed=s) for s in SEEDS]
-        row = [spread([ari(truth, ours_groups(r)) for r in once]), f"{once[0].n_groups}/{k_polis}"]
-        if replay_all or matrix.codes.nnz <= REPLAY_UP_TO:
-            # API dumps' math ran days after the last vote, on a freshly loaded server (docs/opinion.md).
-            replays = [analyze(matrix, replay=ReplayConfig(math=version, fresh_load=api, seed=s)) for s in SEEDS]
-            row += [spread([ari(truth, ours_groups(r)) for r in replays]),
+        row = ["replay" if default else "once", spread([ari(truth, ours_groups(r)) for r in once]),
+               f"{once[0].n_groups}/{k_polis}"]
+        if default or replay_all or matrix.codes.nnz <= REPLAY_UP_TO:
+            replays = [analyze(matrix, replay=forced.model_copy(update={"seed": s})) for s in SEEDS]
+            row += [spread([ari(truth, ours_groups(r)) for r in replays]) + (" (fresh)" if forced.fresh_load else ""),
                     "/".join(sorted({str(r.n_groups) for r in replays})) + f"/{k_polis}"]
         else:
             row += ["not run", "-"]
@@ -138,7 +149,36 @@ def agreement(replay_all: bool) -> None:
             votes, mod_out = reddwarf_read(folder)
         theirs = [reddwarf_run(votes, mod_out, s) for s in SEEDS]
         row += [spread([ari(truth, t) for t in theirs]), "/".join(sorted({str(len(set(t.values()))) for t in theirs}))]
-        print(f"{name:32} {version:>8} {row[0]:>22} {row[1]:>5} {row[2]:>22} {row[3]:>5} {row[4]:>22} {row[5]:>5}")
+        print(f"{name:32} {version:>8} {row[0]:>7} {row[1]:>22} {row[2]:>5} {row[3]:>30} {row[4]:>5} {row[5]:>22} "
+              f"{row[6]:>5}", flush=True)
+    print("the default command's choices:\n  " + "\n  ".join(choices))
+
+
+def replay_cost() -> None:
+    """A replay's measured time against the estimate that bounds the default (choice.replay_seconds): synthetic
+    conversations that reach their full size early (the estimate's worst case) and scoop, best of 3."""
+    from pluralign.aggregate.opinion.replay import count_updates
+
+    rng = np.random.default_rng(0)
+    cases = []
+    for n, m, n_updates in ((300, 60, 1500), (1000, 150, 1500), (2000, 200, 600)):
+        camp, side = rng.integers(0, 2, n), rng.choice([-1, 1], (2, m))
+        who = np.repeat(rng.integers(0, n, n_updates), 8)  # an update: one participant's 8 votes, 5 s apart
+        what = np.concatenate([rng.choice(m, 8, replace=False) for _ in range(n_updates)])
+        values = np.where(rng.random(len(who)) < 0.8, side[camp[who], what], 0)
+        cases.append((f"synthetic, {n_updates} updates", build(who, what, values, order=np.repeat(
+            np.arange(n_updates) * 5.0, 8), seconds_per_unit=1.0), "current"))
+    scoop = read_polis_export(DATA / "scoop-hivemind.ubi", meta=META["scoop-hivemind.ubi"]) if DATA.is_dir() else None
+    if scoop is not None:
+        cases.append(("scoop-hivemind.ubi", scoop, "2017"))
+    print("\nreplay time against the default's estimate (choice.replay_seconds), best of 3")
+    for name, matrix, math in cases:
+        config = ReplayConfig(math=math)
+        updates = count_updates(matrix, config)
+        seconds, _ = best_time(lambda: analyze(matrix, replay=config), 3)
+        estimate = replay_seconds(updates, matrix.shape)
+        print(f"  {name:28} {matrix.shape[0]:>5} x {matrix.shape[1]:<4} {updates:>6} updates: {seconds:7.2f} s, "
+              f"estimate {estimate:7.2f} s, measured / estimate {seconds / estimate:.2f}", flush=True)
 
 
 def _triplets(matrix):
@@ -220,6 +260,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-agreement", action="store_true")
     parser.add_argument("--replay-all", action="store_true", help="also replay vtaiwan (minutes per seed)")
+    parser.add_argument("--replay-cost", action="store_true", help="time replays against the default's estimate")
+    parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--synthetic", action="store_true")
     parser.add_argument("--participants", type=int, default=100_000)
     parser.add_argument("--statements", type=int, default=2_000)
@@ -229,9 +271,12 @@ def main() -> None:
     if DATA.is_dir():
         if not args.skip_agreement:
             agreement(args.replay_all)
-        speed(args.repeats)
+        if not args.skip_speed:
+            speed(args.repeats)
     else:
         print(f"skipping real conversations: {DATA} not found")
+    if args.replay_cost:
+        replay_cost()
     if args.synthetic:
         synthetic(args.participants, args.statements, args.density)
 

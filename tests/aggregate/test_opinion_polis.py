@@ -9,6 +9,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from pluralign.aggregate.opinion import VoteMatrix, analyze, read_polis_api, read_polis_export, read_polis_groups
+from pluralign.aggregate.opinion.choice import decide
 from pluralign.aggregate.opinion.mathversion import detect_export
 from pluralign.aggregate.opinion.replay import ReplayConfig
 
@@ -85,10 +86,14 @@ def test_real_conversation_groups_agree_with_polis(shared_data, name):
 def test_replaying_the_vote_log_reproduces_polis_from_scratch(shared_data, name):
     # No Polis output goes in: the clustered set, the group count and the base-cluster order all come from
     # replaying the votes update by update (1 s polls, daily restarts) with today's math. Both conversations were
-    # modified days after their last vote, so their final math ran on a server that loaded the saved state.
+    # modified days after their last vote, so their final math ran on a server that loaded the saved state: the
+    # default decides both the replay and the fresh load from the dump.
     folder = shared_data / "polis" / "polismath-known-answers" / name
     math = json.loads((folder / "math-pca2.json").read_text())
-    result = analyze(read_polis_api(folder), replay=ReplayConfig(fresh_load=True))
+    matrix = read_polis_api(folder)
+    config, reasons = decide(folder, matrix, ReplayConfig())
+    assert config is not None and config.fresh_load, reasons
+    result = analyze(matrix, replay=config)
     m = result.matrix
     base = dict(zip(math["base-clusters"]["id"], math["base-clusters"]["members"]))
     truth = {str(p): g["id"] for g in math["group-clusters"] for b in g["members"] for p in base[b]}
@@ -114,7 +119,15 @@ def test_a_2017_export_is_reproduced_by_replaying_2017_math(shared_data):
     matrix = read_polis_export(folder, meta=[str(i) for i in range(32, 43)])
     polis = read_polis_groups(folder)
     assert detect_export(matrix, polis)[0] == "2017"
-    result = analyze(matrix, replay=ReplayConfig(math="2017"))
+    config, reasons = decide(folder, matrix, ReplayConfig(math="2017"))  # the default replays it, no fresh load
+    assert config is not None and not config.fresh_load, reasons
+    result = analyze(matrix, replay=config)
     rows = [i for i, p in enumerate(matrix.participants) if p in polis and result.groups[i] >= 0]
     assert len(rows) == len(polis)
     assert adjusted_rand_score([polis[matrix.participants[i]] for i in rows], result.groups[rows]) >= 0.8
+
+
+def test_the_default_analyses_vtaiwan_once_its_replay_being_over_the_cost_bound(shared_data):
+    folder = shared_data / "polis" / "vtaiwan.uberx"
+    config, reasons = decide(folder, read_polis_export(folder), ReplayConfig(math="2018"))
+    assert config is None and "40,885 updates" in reasons[0] and "over the 60 s bound" in reasons[0]

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from pluralign.aggregate.opinion.matrix import VoteMatrix
+from pluralign.aggregate.opinion.replay import ReplayConfig, count_updates
 from pluralign.errors import InputError
 
 REPOLL_DAYS = 10.0  # Polis's poll-from-days-ago: how far back a starting server re-reads votes
@@ -102,3 +103,23 @@ def export_read_after(directory: Path) -> dict[str, float]:
         if value > 0:
             out[f"{file} {key}"] = float(value) / 1000.0
     return out
+
+
+def decide(source: Path, matrix: VoteMatrix, config: ReplayConfig, replay: bool | None = None,
+           fresh_load: bool | None = None, forced: bool = False) -> tuple[ReplayConfig | None, list[str]]:
+    """The replay to run on ``matrix`` read from ``source`` (None: analyse once) and each decision in words.
+    replay / fresh_load: given by the user, else (None) decided from the export; forced: the user fixed k or the
+    vote threshold, which only one analysis takes; config: the replay's other settings."""
+    if replay is not None:
+        method = Choice(replay, "replayed (--replay)" if replay else "analysed once (--no-replay)")
+    elif forced:
+        method = Choice(False, "analysed once: --groups / --min-votes given")
+    else:
+        method = choose_replay(matrix, count_updates(matrix, config), polis_export=source.suffix != ".jsonl")
+    if not method.chosen or matrix.log is None or len(matrix.log.times) == 0:
+        return None, [method.reason]
+    if fresh_load is not None:
+        fresh = Choice(fresh_load, "fresh load (--fresh-load)" if fresh_load else "no fresh load (--no-fresh-load)")
+    else:
+        fresh = choose_fresh_load(float(matrix.log.times.max()), export_read_after(source), config.restart_hours)
+    return config.model_copy(update={"fresh_load": fresh.chosen}), [method.reason, fresh.reason]

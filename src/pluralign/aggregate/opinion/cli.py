@@ -78,7 +78,7 @@ def load_analysis(votes: Path, statements: Path | None = None, groups: int | Non
     """Read the votes, apply the options, analyse once or replay (``None``: decided from the export, :mod:`.choice`);
     ``echo`` gets the math version line and, for each decision, what was chosen and why."""
     from pluralign.aggregate.opinion import analyze
-    from pluralign.aggregate.opinion.choice import Choice, choose_fresh_load, choose_replay, export_read_after
+    from pluralign.aggregate.opinion.choice import decide
     from pluralign.aggregate.opinion.matrix import drop_participants, read_id_list, read_votes
     from pluralign.aggregate.opinion.replay import ReplayConfig, count_updates
     from pluralign.errors import InputError
@@ -101,25 +101,16 @@ def load_analysis(votes: Path, statements: Path | None = None, groups: int | Non
     echo(f"Polis math {version} ({evidence})")
     config = ReplayConfig(math=version, poll_seconds=1.0 if poll_seconds is None else poll_seconds,
                           restart_hours=restart_hours or None if restart_hours is not None else 24.0, seed=seed)
-    if replay is None:
-        method = Choice(False, "analysed once: --groups / --min-votes given") if forced else \
-            choose_replay(matrix, count_updates(matrix, config), polis_export=votes.suffix != ".jsonl")
-        if not method.chosen and given:
-            raise InputError(f"{only}; {method.reason}")
-    else:
-        method = Choice(replay, "replayed (--replay)" if replay else "analysed once (--no-replay)")
-    echo(method.reason[0].upper() + method.reason[1:])
-    if not method.chosen:
-        return analyze(matrix, n_groups=groups, seed=seed, math=version, min_votes=min_votes)
-    if matrix.log is None:
+    if replay and matrix.log is None:
         raise InputError("--replay needs the votes' times (votes.csv, votes.json or Votes with timestamps)",
                          path=str(votes))
-    last_vote = float(matrix.log.times.max()) if len(matrix.log.times) else None
-    fresh = Choice(fresh_load, "fresh load" if fresh_load else "no fresh load") if fresh_load is not None else \
-        choose_fresh_load(last_vote, export_read_after(votes), config.restart_hours)
-    echo(fresh.reason[0].upper() + fresh.reason[1:] + (" (--fresh-load)" if fresh_load else
-                                                       " (--no-fresh-load)" if fresh_load is False else ""))
-    config = config.model_copy(update={"fresh_load": fresh.chosen})
+    config, reasons = decide(votes, matrix, config, replay, fresh_load, forced)
+    if config is None and given:
+        raise InputError(f"{only}; {reasons[0]}")
+    for reason in reasons:
+        echo(reason[0].upper() + reason[1:])
+    if config is None:
+        return analyze(matrix, n_groups=groups, seed=seed, math=version, min_votes=min_votes)
     from pluralign.progress import progress_bar  # rich, only for a replay's progress
 
     with progress_bar("replaying updates", count_updates(matrix, config)) as advance:
