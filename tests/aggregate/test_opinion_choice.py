@@ -30,15 +30,27 @@ def timed(n_per_camp: int = 8, statements: int = 6, start: float = LAST_VOTE, st
 
 def test_replay_chosen_where_there_is_a_log_from_polis_and_its_cost_is_bounded():
     matrix = timed()
-    chosen = choose_replay(matrix, 96)
+    chosen = choose_replay(matrix, 96, "current")
     assert chosen.chosen and "96 updates of up to 16 x 6 votes" in chosen.reason
     untimed = build(["a", "b"], ["1", "1"], [1, -1])
-    assert not choose_replay(untimed, 0).chosen and "no vote times" in choose_replay(untimed, 0).reason
-    assert "no Polis server" in choose_replay(matrix, 96, polis_export=False).reason
+    assert not choose_replay(untimed, 0, "current").chosen and "no vote times" in choose_replay(untimed, 0, "current").reason
+    assert "no Polis server" in choose_replay(matrix, 96, "current", polis_export=False).reason
     # The estimate prices every update at the final size, and the bound refuses what exceeds it.
     assert replay_seconds(40_885, (1921, 197)) > 60 > replay_seconds(7_051, (234, 71))
-    expensive = choose_replay(matrix, 96, max_seconds=0.1)
+    expensive = choose_replay(matrix, 96, "current", max_seconds=0.1)
     assert not expensive.chosen and "over the 0 s bound (--replay forces it)" in expensive.reason
+
+
+def test_one_analysis_where_one_math_version_did_not_run_the_whole_history():
+    # Votes from 2017-08 to 2019-02 crossed Polis's math changes of late 2017: no replay runs that history.
+    across = timed(start=1_503_000_000.0, step=1_000_000.0)
+    choice = choose_replay(across, 96, "2018")
+    assert not choice.chosen and "span a change of Polis's math (2017 to 2018)" in choice.reason
+    # All votes in August 2017, but its groups come from today's math: recomputed later, from scratch.
+    old = timed(start=1_503_000_000.0)
+    assert choose_replay(old, 96, "2017").chosen
+    recomputed = choose_replay(old, 96, "current")
+    assert not recomputed.chosen and "recomputed" in recomputed.reason
 
 
 def test_fresh_load_only_after_a_restart_within_polis_re_poll_window():

@@ -2,7 +2,11 @@
 analyse it once, and whether its math last ran on a freshly loaded server.
 
 Polis's groups are the end of a live history (:mod:`.replay`), so replaying the vote log is the faithful method
-wherever the export has one (vote times) and the replay is affordable; one analysis otherwise.
+wherever the export has one (vote times), one math version ran that whole history, and the replay is affordable.
+Otherwise one analysis is: a replay runs one version throughout, so it cannot follow a history across a change of
+Polis's math (deployed at times the export does not record); and math newer than the votes' own time means the
+conversation was recomputed later, which Polis does from scratch (``load-or-init`` with ``:recompute`` starts a
+new conversation from all its votes, conv_man.clj:188-207) -- what one analysis computes.
 
 The fresh load follows Polis's poller: a math server that starts polls the votes and moderations of the last
 ``poll-from-days-ago`` days (10; polismath poller.clj:15, components/config.clj:51), so a conversation that had
@@ -20,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pluralign.aggregate.opinion.mathversion import day_of, version_on
 from pluralign.aggregate.opinion.matrix import VoteMatrix
 from pluralign.aggregate.opinion.replay import ReplayConfig, count_updates
 from pluralign.errors import InputError
@@ -44,14 +49,23 @@ def replay_seconds(updates: int, shape: tuple[int, int]) -> float:
     return updates * (SECONDS_PER_UPDATE + SECONDS_PER_CELL_UPDATE * shape[0] * shape[1])
 
 
-def choose_replay(matrix: VoteMatrix, updates: int, *, polis_export: bool = True,
+def choose_replay(matrix: VoteMatrix, updates: int, math: str, *, polis_export: bool = True,
                   max_seconds: float = MAX_REPLAY_SECONDS) -> Choice:
-    """Replay when the votes carry times, come from a Polis server (``polis_export``) and the estimated replay of
-    ``updates`` updates stays within ``max_seconds``; else analyse once."""
+    """Replay when the votes carry times, come from a Polis server (``polis_export``), were all cast under the
+    math version ``math`` that computed the export, and the estimated replay of ``updates`` updates stays within
+    ``max_seconds``; else analyse once."""
     if not polis_export:
         return Choice(False, "analysed once: no Polis server computed groups for these votes")
     if matrix.log is None or len(matrix.log.times) == 0:
         return Choice(False, "analysed once: the export has no vote times to replay")
+    first, last = (day_of(float(t)) for t in (matrix.log.times.min(), matrix.log.times.max()))
+    if version_on(first) != version_on(last):
+        return Choice(False, f"analysed once: the votes ({first} to {last}) span a change of Polis's math "
+                             f"({version_on(first).name} to {version_on(last).name}), and a replay runs one "
+                             "version throughout")
+    if version_on(last).name != math:
+        return Choice(False, f"analysed once: math {math} is not the math of the votes' time ({last}: "
+                             f"{version_on(last).name}), so the export was recomputed, from scratch")
     n, m = matrix.shape
     estimate = replay_seconds(updates, matrix.shape)
     size = f"{updates:,} updates of up to {n:,} x {m:,} votes, estimated <= {estimate:,.0f} s"
@@ -115,7 +129,8 @@ def decide(source: Path, matrix: VoteMatrix, config: ReplayConfig, replay: bool 
     elif forced:
         method = Choice(False, "analysed once: --groups / --min-votes given")
     else:
-        method = choose_replay(matrix, count_updates(matrix, config), polis_export=source.suffix != ".jsonl")
+        method = choose_replay(matrix, count_updates(matrix, config), config.math,
+                               polis_export=source.suffix != ".jsonl")
     if not method.chosen or matrix.log is None or len(matrix.log.times) == 0:
         return None, [method.reason]
     if fresh_load is not None:

@@ -53,7 +53,7 @@ MATH = {v.name: v for v in HISTORY}
 FIELD_SINCE = {"comment-priorities": "2018-01-20", "group-aware-consensus": "2017-11-30"}
 
 
-def _day(seconds: float) -> str:
+def day_of(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d")
 
 
@@ -80,11 +80,11 @@ def detect(last_vote: float | None, *, math_output: dict | None = None, vote_cou
     """
     days, said = [], []
     if last_vote is not None:
-        days.append(_day(last_vote))
+        days.append(day_of(last_vote))
         said.append(f"last vote {days[-1]}")
     for key in ("lastVoteTimestamp", "lastModTimestamp"):
         if math_output and isinstance(math_output.get(key), (int, float)) and math_output[key] > 0:
-            days.append(_day(math_output[key] / 1000))
+            days.append(day_of(math_output[key] / 1000))
             said.append(f"{key} {days[-1]}")
     for key, since in FIELD_SINCE.items():
         if math_output and key in math_output:
