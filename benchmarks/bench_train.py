@@ -212,7 +212,7 @@ def _chat_ids(tokenizer, prompt, answer):
 
 
 class StepTimer:
-    """A Trainer callback recording wall seconds per optimizer step."""
+    """A Trainer callback recording wall seconds per optimizer step, and the logged training loss of each."""
 
     def __new__(cls):
         from transformers import TrainerCallback
@@ -220,12 +220,17 @@ class StepTimer:
         class _Timer(TrainerCallback):
             def __init__(self):
                 self.times: list[float] = []
+                self.losses: list[float] = []
 
             def on_step_begin(self, args, state, control, **kwargs):
                 self.t0 = time.perf_counter()
 
             def on_step_end(self, args, state, control, **kwargs):
                 self.times.append(time.perf_counter() - self.t0)
+
+            def on_log(self, args, state, control, logs=None, **kwargs):
+                if logs and "loss" in logs:
+                    self.losses.append(float(logs["loss"]))
 
         return _Timer()
 
@@ -241,12 +246,12 @@ def plain_trl_dpo(model_path: Path, data, steps: int, out: Path, batch: int) -> 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     args = DPOConfig(output_dir=str(out), max_steps=steps, per_device_train_batch_size=batch, max_length=512,
                      learning_rate=5e-6, bf16=False, report_to="none", save_strategy="no", logging_steps=1,
-                     disable_tqdm=True)  # fp32 like ours (TRL's default bf16 needs a GPU)
+                     disable_tqdm=True, seed=0, data_seed=0)  # fp32 and the seed of ours: the same batches
     timer = StepTimer()
     trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(data), processing_class=tokenizer,
                          callbacks=[timer])
     trainer.train()
-    return timer.times
+    return timer
 
 
 def pluralign_dpo(model_path: Path, data, steps: int, out: Path, batch: int) -> list[float]:
@@ -267,7 +272,7 @@ def pluralign_dpo(model_path: Path, data, steps: int, out: Path, batch: int) -> 
             "log_every": 1, "output_dir": str(out / "run")}))
     finally:
         checkpoint.make_callbacks = original
-    return timer.times
+    return timer
 
 
 def speed(steps: int, pairs: int, tokens: int, plain_first: bool = False, data_pairs: int | None = None) -> dict:
@@ -285,20 +290,29 @@ def speed(steps: int, pairs: int, tokens: int, plain_first: bool = False, data_p
         # On a shared machine the load drifts: run with --plain-first too and compare both orders.
         runs = {"plain": plain_trl_dpo, "ours": pluralign_dpo}
         order = ["plain", "ours"] if plain_first else ["ours", "plain"]
-        times, whole = {}, {}
+        times, whole, losses = {}, {}, {}
         for name in order:
             start = time.perf_counter()
-            times[name] = runs[name](model_path, data, steps, Path(tmp) / name, pairs)
+            timer = runs[name](model_path, data, steps, Path(tmp) / name, pairs)
             whole[name] = time.perf_counter() - start  # set-up + precompute (if any) + steps; not the model load
-            print(f"{name} step seconds: {times[name]}; whole run {whole[name]:.1f} s", file=sys.stderr)
+            times[name], losses[name] = timer.times, timer.losses
+            print(f"{name} step seconds: {times[name]}; losses {losses[name]}; whole run {whole[name]:.1f} s",
+                  file=sys.stderr)
         ours, plain = times["ours"], times["plain"]
+    # Both sides run the same optimisation: their per-step losses must agree before a ratio means anything.
+    agree = len(losses["ours"]) == len(losses["plain"]) == steps and all(
+        abs(a - b) <= 1e-3 * max(1.0, abs(b)) for a, b in zip(losses["ours"], losses["plain"]))
+    if not agree:
+        return {"sides_agree": False, "losses_pluralign": losses["ours"], "losses_plain_trl": losses["plain"],
+                "note": "the two runs did not train the same way: no ratio"}
     ours_s, plain_s = statistics.median(ours[1:]), statistics.median(plain[1:])  # first step warms up
     step_tokens = pairs * 2 * tokens
     peak = matmul_peak_flops()
     ours_flops = (6 if steps * pairs > len(data) else 8) * n_params * step_tokens / ours_s  # reference precomputed?
     plain_flops = 8 * n_params * step_tokens / plain_s  # + a reference forward every step
     return {
-        "order": order, "threads": torch.get_num_threads(), "pairs_per_step": pairs, "data_pairs": len(data),
+        "sides_agree": True, "losses": losses["ours"], "order": order, "threads": torch.get_num_threads(),
+        "pairs_per_step": pairs, "data_pairs": len(data),
         "epochs": round(epochs, 2), "pluralign_precomputes_reference": steps * pairs > len(data),
         "tokens_per_sequence": tokens, "timed_steps": steps - 1,
         "pluralign_whole_run_s": round(whole["ours"], 1), "plain_trl_whole_run_s": round(whole["plain"], 1),

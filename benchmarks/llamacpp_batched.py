@@ -28,21 +28,22 @@ def quiet() -> None:
         L.llama_log_set(_SILENT[0], ctypes.c_void_p(0))
 
 
-def f32_copy(gguf: Path, out: Path) -> Path:
-    """``gguf`` re-written with every tensor in F32 (llama.cpp's own quantize tool, requantizing), so llama.cpp
-    can be compared with a backend that computes in fp32 on the same dequantised weights."""
+def requantized(gguf: Path, out: Path, precision: str = "F32") -> Path:
+    """``gguf`` re-written with every tensor in ``precision`` ("F32" or "BF16"; llama.cpp's own quantize tool,
+    requantizing), so llama.cpp can be compared with a backend computing in that precision on the same
+    dequantised weights."""
     import llama_cpp as L
 
     if out.exists():
         return out
     quiet()
     params = L.llama_model_quantize_default_params()
-    params.ftype = L.LLAMA_FTYPE_ALL_F32
+    params.ftype = {"F32": L.LLAMA_FTYPE_ALL_F32, "BF16": L.LLAMA_FTYPE_MOSTLY_BF16}[precision]
     params.allow_requantize = True
     params.nthread = os.cpu_count() or 1
     tmp = out.with_suffix(".part")
     if L.llama_model_quantize(str(gguf).encode(), str(tmp).encode(), ctypes.byref(params)) != 0:
-        raise RuntimeError(f"llama.cpp could not write an F32 copy of {gguf}")
+        raise RuntimeError(f"llama.cpp could not write a {precision} copy of {gguf}")
     tmp.replace(out)
     return out
 
