@@ -32,8 +32,9 @@ MathOpt = Annotated[str, typer.Option("--math", help="Polis math version: auto (
                                                      "math output) | current | 2018 | 2017-11 | 2017-10 | 2017")]
 ReplayOpt = Annotated[bool | None, typer.Option("--replay/--no-replay", help="replay the vote log update by "
                                                "update, as a live Polis server computed it, or analyse once; "
-                                               "default: replay where the export has vote times and the replay's "
-                                               "estimated time is within a minute (the command prints why)")]
+                                               "default: replay where the export has vote times, one Polis math "
+                                               "version ran them all and the replay's estimated time is within a "
+                                               "minute (the command prints why)")]
 PollOpt = Annotated[float | None, typer.Option("--poll-seconds", min=0.0, help="replay only: votes closer than "
                                                "this join one update [1]")]
 RestartOpt = Annotated[float | None, typer.Option("--restart-hours", min=0.0, help="replay only: server restart "
