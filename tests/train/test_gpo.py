@@ -202,7 +202,7 @@ def test_loading_something_else_is_one_clear_error(tmp_path):
         GpoPredictor.load(Path(tmp_path) / "missing")
 
 
-def test_the_prior_never_reads_the_groups_own_answer():
+def test_the_prior_is_the_training_groups_mean_or_the_other_participants():
     from pluralign.train.gpo.data import Question, Survey
     from pluralign.train.gpo.prior import PopulationPrior, prior_pool
 
@@ -212,15 +212,16 @@ def test_the_prior_never_reads_the_groups_own_answer():
     survey = Survey("globalopinionqa", q, answers)
     prior = PopulationPrior(survey, prior_pool(survey, ["A", "B", "C"]))
     np.testing.assert_allclose(prior("H", "q"), smooth([0.5, 0.5]))  # held out: the training groups' mean
-    np.testing.assert_allclose(prior("A", "q"), smooth([0.25, 0.75]))  # in the pool: the others' mean
+    np.testing.assert_allclose(prior("A", "q"), smooth([0.5, 0.5]))  # a training group reads the same mean
     assert prior("H", "q").min() > 0 and prior("B", "q").sum() == pytest.approx(1.0)
     fixed = PopulationPrior(Survey("opinionqa", q, answers, {"q": np.array([0.0, 1.0])}), ["A"])
     np.testing.assert_allclose(fixed("A", "q"), smooth([0.0, 1.0]))  # the source's own population wins
     polis = Survey("polis", q, answers)
     assert set(prior_pool(polis, ["A"])) == {"A", "B", "C", "H"}  # Polis: every other participant
+    np.testing.assert_allclose(PopulationPrior(polis, prior_pool(polis, []))("A", "q"), smooth([1.4 / 3, 1.6 / 3]))
     refs = PopulationPrior(survey, ["A", "B", "C"], reference=["A", "B"])
-    np.testing.assert_allclose(refs("A", "q"), np.column_stack([smooth([0.25, 0.75]), [0, 0],
-                                                              [0 - smooth([0.25, 0.75])[0], 1 - smooth([0.25, 0.75])[1]]]))
+    mean = smooth([0.5, 0.5])
+    np.testing.assert_allclose(refs("A", "q"), np.column_stack([mean, [0, 0], [0 - mean[0], 1 - mean[1]]]))
     assert refs("H", "q").shape == (2, 3) and np.abs(refs("A", "q")[:, 1]).max() == 0  # its own column: 0
     with pytest.raises(ValueError, match="reference_groups"):
         GpoConfig(data="polis", reference_groups=True)

@@ -10,10 +10,13 @@ the context is how this group departs from the population.
 Where p_pop comes from — never from the group's own answer to that question:
 
 - the source's own population distribution (OpinionQA's ``NONE`` file: the whole surveyed population);
-- otherwise the mean over a pool of groups, the group itself left out when it is in the pool: for
-  GlobalOpinionQA the pool is the training countries (a held-out country reads the mean over all of them, as
-  the population baseline does); for Polis it is every participant of the conversation (a statement's prior is
-  the other participants' vote shares on it: the statement-majority baseline's information).
+- otherwise the mean over a pool of groups. For GlobalOpinionQA the pool is the training countries, and every
+  country, training or held out, reads the same mean over all of them (the population baseline). Not a
+  leave-one-out mean for the training countries: from it and the per-question sum it can memorise, a model
+  recovers a training country's own answer (mean·(n−1) = sum − answer), learns to rely on that, and fails on
+  held-out countries, whose prior hides nothing (measured: docs/gpo.md). For Polis the pool is every
+  participant of the conversation and each one reads the others' vote shares (leave-one-out: the
+  statement-majority baseline's information), the same rule for training and held-out participants.
 
 With ``reference_groups`` (OpinionQA and GlobalOpinionQA), a point also reads how each training group's share
 of its option departs from the population's (a column per training group; 0 where that group did not answer
@@ -47,6 +50,11 @@ def prior_pool(survey: Survey, train_groups: list[str]) -> list[str]:
     return survey.groups if survey.name == "polis" else list(train_groups)
 
 
+def leave_one_out(survey: Survey) -> bool:
+    """Whether a group of the pool reads the mean of the others (Polis) or of all (see the module docstring)."""
+    return survey.name == "polis"
+
+
 def prior_for(config, survey: Survey, train_groups: list[str]) -> "PopulationPrior | None":
     """The prior a run of ``config`` (a :class:`~.meta.GpoConfig`) trained on ``train_groups`` reads; None
     for ``prior="none"``."""
@@ -71,6 +79,7 @@ class PopulationPrior:
         self.answers = survey.answers
         self.questions = survey.questions
         self.pool = set(pool)
+        self.leave_one_out = leave_one_out(survey)
         self.sums: dict[str, np.ndarray] = {}
         self.counts: dict[str, int] = {}
         for g in self.pool:
@@ -107,7 +116,7 @@ class PopulationPrior:
             p = self.fixed[qid]
         else:
             total, n = self.sums.get(qid, np.zeros(k)), self.counts.get(qid, 0)
-            if group in self.pool and qid in self.answers.get(group, {}):  # leave the group itself out
+            if self.leave_one_out and group in self.pool and qid in self.answers.get(group, {}):
                 total, n = total - self.answers[group][qid], n - 1
             p = np.clip(total / n, 0.0, None) if n > 0 else np.full(k, 1.0 / k)
         return smooth(p)
