@@ -40,10 +40,12 @@ def population(survey: Survey, qid: str, train_groups: list[str]) -> np.ndarray:
 
 
 def nearest_groups(survey: Survey, group: str, context: list[str], targets: list[str], train_groups: list[str],
-                   temperature: float = 0.05) -> list[np.ndarray]:
+                   temperature: float = 0.05, population_groups: list[str] | None = None) -> list[np.ndarray]:
     """Weights softmax(−d_h / temperature) over training groups h, d_h = the mean total-variation distance
     between h's and the group's answers on the context questions both answered; a training group that
-    did not answer a target question counts as the population there."""
+    did not answer a target question counts as the population there (the mean over ``population_groups``,
+    default ``train_groups``, where the source gives no population)."""
+    pop_groups = train_groups if population_groups is None else population_groups
     distance = []
     for h in train_groups:
         common = [q for q in context if q in survey.answers[h]]
@@ -51,10 +53,10 @@ def nearest_groups(survey: Survey, group: str, context: list[str], targets: list
                                  for q in common]) if common else np.inf)
     distance = np.asarray(distance)
     if not np.isfinite(distance).any():
-        return [population(survey, q, train_groups) for q in targets]
+        return [population(survey, q, pop_groups) for q in targets]
     w = np.exp(-(distance - distance.min()) / temperature)
     w /= w.sum()
-    return [sum(wi * survey.answers[h].get(q, population(survey, q, train_groups)) for wi, h in zip(w, train_groups))
+    return [sum(wi * survey.answers[h].get(q, population(survey, q, pop_groups)) for wi, h in zip(w, train_groups))
             for q in targets]
 
 

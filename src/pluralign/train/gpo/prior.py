@@ -90,15 +90,16 @@ class PopulationPrior:
     def episode(self, group: str, context: list[str], targets: list[str]) -> list[np.ndarray]:
         """The prior of each context question, then of each target, for one episode of ``group``. With
         ``neighbours``, column 0 is the nearest-groups prediction from the group's answers to ``context``
-        (:func:`~.baselines.nearest_groups` over the neighbours other than the group) instead of the
-        population's."""
+        (:func:`~.baselines.nearest_groups` over the neighbours other than the group; where one did not
+        answer, the same population every group reads) instead of the population's."""
         out = [self(group, q) for q in context + targets]
         if not self.neighbours:
             return out
         from pluralign.train.gpo.baselines import nearest_groups
 
         others = [h for h in self.neighbours if h != group]
-        for row, p in zip(out, nearest_groups(self.survey, group, context, context + targets, others)):
+        for row, p in zip(out, nearest_groups(self.survey, group, context, context + targets, others,
+                                              population_groups=sorted(self.pool))):
             row.reshape(len(p), -1)[:, 0] = smooth(p)
         return out
 
