@@ -6,8 +6,10 @@
 
 Survey data: meta-train on 40% of the groups (the reference's split), then for each held-out group draw a
 seeded order of its answered questions: the first 20 are the context pool (m = 5, 10, 20 take its first m),
-the rest are targets, the same targets for every m and every method. Methods: GPO; uniform; the population's
-distribution; a per-group logistic regression on the same MiniLM embeddings and the same m answers; and
+the rest are targets, the same targets for every m and every method. Methods: GPO (``--set prior=...`` and any
+other GpoConfig field); uniform; the population's distribution; the nearest training groups (their answers
+weighted by agreement on the m context answers); a per-group logistic regression on the same MiniLM
+embeddings and the same m answers; and
 SmolLM2-135M-Instruct zero-shot, steered by the group's name, and with the m answers in context (option
 letters' probabilities through ``option_logprobs``). The LM rows run on a subsample (``--lm-groups`` held-out
 groups x ``--lm-questions`` targets); every method is also scored on that subsample, so the comparison there
