@@ -26,14 +26,18 @@ def run(tmp_path_factory):
                          "gold_distribution": rng.dirichlet([1, 1]).tolist()})
     data = root / "g.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    model = save_tiny_model(root / "tiny")
+    save_tiny_model(root / "tiny")
     out = root / "run"
-    main(["train", "gpo", "--data", "globalopinionqa", "--data-path", str(data), "--embedder", str(model),
-          "--out-dir", str(out), "--steps", "6", "--set", f"cache_dir='{root / 'cache'}'", "--set", "min_questions=8",
-          "--set", "d_model=16", "--set", "layers=1", "--set", "heads=2", "--set", "dim_feedforward=16",
-          "--set", "min_context=2", "--set", "max_context=4", "--set", "min_target=2", "--set", "max_target=4",
-          "--set", "batch_groups=4", "--set", "save_every=3"])
+    main(_train(root, out))
     return root, out
+
+
+def _train(root, out, *extra: str) -> list[str]:
+    small = ["min_questions=8", "d_model=16", "layers=1", "heads=2", "dim_feedforward=16", "min_context=2",
+             "max_context=4", "min_target=2", "max_target=4", "batch_groups=4", "save_every=3", *extra]
+    return ["train", "gpo", "--data", "globalopinionqa", "--data-path", str(root / "g.jsonl"), "--embedder",
+            str(root / "tiny"), "--out-dir", str(out), "--steps", "6", "--set", f"cache_dir='{root / 'cache'}'",
+            *[a for kv in small for a in ("--set", kv)]]
 
 
 def test_train_writes_the_model_and_curve(run):
@@ -62,6 +66,21 @@ def test_label_writes_comparisons_with_provenance(run, tmp_path):
     assert record.label in ("a", "b") and 0 < record.p_a < 1
     assert record.provenance.details["group"] == "Land1" and record.provenance.model.endswith("gpo.pt")
     assert len(record.provenance.details["context_questions"]) == 10
+
+
+def test_nearest_groups_and_reference_columns_predict_and_label(run, tmp_path):
+    root, _ = run
+    out = tmp_path / "run"
+    main(_train(root, out, "prior='nearest_groups'", "reference_groups=true"))
+    main(["gpo", "predict", "-m", str(out), "--group", "Land6", "--context", "3", "--out", str(tmp_path / "p.jsonl")])
+    rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert len(rows) == 11 and all(abs(sum(r["predicted"]) - 1) < 1e-5 for r in rows)
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(json.dumps({"prompt": "Is policy 99 good?", "response_a": "Yes", "response_b": "No",
+                                 "population": [0.9, 0.1]}) + "\n")
+    main(["gpo", "label", "-m", str(out), "--group", "Land6", "--pairs", str(pairs), "--out", str(tmp_path / "c.jsonl")])
+    (record,) = read_records(tmp_path / "c.jsonl", "comparison")
+    assert record.label == "a" and record.p_a > 0.5  # 6 steps from the prior: still near the population's 0.9
 
 
 def test_cli_errors_are_one_line_exit_2(run, tmp_path, capsys):
