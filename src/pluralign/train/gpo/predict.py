@@ -2,8 +2,8 @@
 
 Targets never attend to each other (the mask, :mod:`.model`), so predicting them in chunks gives the same
 numbers as predicting them all at once; chunks keep the attention matrices small. A model meta-trained with
-``prior="population"`` also needs the population's distribution of every context and target question
-(:class:`~.prior.PopulationPrior` builds them from the data it was trained on).
+a prior (``prior`` not "none") also needs the prior of every context and target question
+(:meth:`.prior.PopulationPrior.episode` builds them from the data it was trained on).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class GpoPredictor:
     @torch.no_grad()
     def predict(self, context, targets, context_prior=None, target_prior=None, chunk: int = 64) -> list[np.ndarray]:
         """context: list of (x (k, dim_x), y (k,)) answered questions; targets: list of x (k, dim_x); the priors
-        (needed where ``needs_prior``): the population's distribution over each one's options.
+        (needed where ``needs_prior``): the prior's distribution over each one's options, (k,) or (k, F).
         Returns one distribution over each target's options."""
         return self.predict_many([(context, targets, context_prior, target_prior)], chunk)[0]
 
