@@ -15,7 +15,6 @@ import pytest
 
 from pluralign.io import read_records
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +23,9 @@ def demo(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("demo")
     model = save_tiny_model(tmp / "tiny")
+    # A relative --out-dir, as `make demo` gives it: every path a stage writes must hold from any directory.
     done = subprocess.run([sys.executable, "-m", "pluralign.cli", "demo", "--model", str(model), "--out-dir",
-                           str(tmp / "run")], capture_output=True, text=True, cwd=ROOT, timeout=600,
+                           "run"], capture_output=True, text=True, cwd=tmp, timeout=600,
                           env={**os.environ, "COLUMNS": "200"})
     assert done.returncode == 0, done.stderr[-3000:]
     return tmp / "run", done.stdout

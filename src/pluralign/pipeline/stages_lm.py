@@ -187,7 +187,9 @@ def run_train(ctx: Context) -> None:
         raise InputError("training needs local weights (a transformers directory, a .gguf file or 'default')",
                          field=f"stages.{ctx.name}.model")
     model = ctx.model if ctx.model == "default" else str(Path(ctx.model.removeprefix("hf:")).absolute())
-    values = {**s.config, "model": model, "data": str(ctx.out / "data.jsonl"), "output_dir": str(ctx.out / "run"),
+    # absolute: the training config resolves relative paths against its own folder, which is ctx.out
+    out = ctx.out.absolute()
+    values = {**s.config, "model": model, "data": str(out / "data.jsonl"), "output_dir": str(out / "run"),
               "seed": s.config.get("seed", ctx.seed)}
     config_path = ctx.out / "config.toml"
     config_path.write_text("".join(f"{k} = {toml_value(v)}\n" for k, v in values.items()), encoding="utf-8")
