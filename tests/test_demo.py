@@ -16,7 +16,6 @@ import pytest
 from pluralign.io import read_records
 
 
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     from pluralign.lm.tiny import save_tiny_model
