@@ -49,8 +49,8 @@ def load_command(name: str):
     import importlib
 
     modules, attr = STAGES[name]
-    for module in modules:
-        target = getattr(importlib.import_module(module), attr, None)
+    loaded = [importlib.import_module(module) for module in modules]  # the earlier ones add to the last one's group
+    target = getattr(loaded[-1], attr)
     if isinstance(target, typer.Typer):
         group = typer.main.get_group(target)
         group.name = name
@@ -84,7 +84,7 @@ app = typer.Typer(
 
 @app.callback()
 def _root() -> None:
-    """Pluralistic alignment: from many people's input to an aligned model, with provenance."""
+    """The top level: a callback makes typer build a group, whose commands FlowOrder loads."""
 
 
 def main(argv: list[str] | None = None) -> None:
