@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import sparse
 
 from pluralign.aggregate.opinion import analyze, build, from_votes, read_polis_export
 from pluralign.aggregate.opinion.clusters import in_conversation, max_groups
@@ -48,8 +47,7 @@ def test_two_camps_are_found_with_consensus_and_repness():
 def test_sparse_pca_equals_dense_mean_imputation():
     matrix = two_camps(seed=1)
     dense = matrix.values().toarray()
-    seen = sparse.csr_array((np.ones(matrix.codes.nnz), matrix.codes.indices, matrix.codes.indptr),
-                            shape=matrix.shape).toarray() > 0
+    seen = matrix.codes.toarray() > 0
     mean = (dense * seen).sum(0) / seen.sum(0)
     imputed = np.where(seen, dense, mean)
     _, _, vt = np.linalg.svd(imputed - imputed.mean(0), full_matrices=False)

@@ -84,7 +84,7 @@ def polis_records(s, name: str):
     out = set(matrix.mod_out.tolist()) | set(matrix.meta.tolist())
     statements = [Statement(id=sid, text=texts.get(sid, "").strip() or f"(statement {sid})",
                             moderated=-1 if j in out else 1) for j, sid in enumerate(matrix.statements)]
-    codes = matrix.codes.tocsr()
+    codes = matrix.codes
     votes = [Vote(participant=matrix.participants[i], statement=matrix.statements[j], value=int(code) - 2)
              for i in range(codes.shape[0])
              for j, code in zip(codes.indices[codes.indptr[i]:codes.indptr[i + 1]],

@@ -148,5 +148,5 @@ def _unvoted_zeroed(matrix: VoteMatrix, voted: np.ndarray) -> np.ndarray:
     """Per participant, the moderated-out statements (with a vote from anyone) they did not vote on: Polis's
     zeroed matrix holds a 0 there, which the 2017 filter counted."""
     zeroed = matrix.mod_out[voted[matrix.mod_out]]
-    own = np.diff(matrix.codes[:, zeroed].tocsr().indptr) if len(zeroed) else 0
+    own = matrix.codes.count_in_columns(zeroed) if len(zeroed) else 0
     return len(zeroed) - own

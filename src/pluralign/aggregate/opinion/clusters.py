@@ -26,8 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
+from pluralign.aggregate.opinion.csr import CSR
 from pluralign.aggregate.opinion.kmeans import kmeans, silhouette
 
 MIN_VOTES = 7
@@ -101,7 +101,7 @@ def clojure_map_rank(ids: list[str]) -> np.ndarray:
     return rank
 
 
-def polis_row_order(codes: sparse.csr_array) -> np.ndarray:
+def polis_row_order(codes: CSR) -> np.ndarray:
     """Row indices in the order Polis's matrix adds them when all votes load at once ordered by (statement,
     participant, time): by each participant's lowest voted column, then by row. Columns and rows must be in
     id order (numeric ids are). Participants without votes come last."""

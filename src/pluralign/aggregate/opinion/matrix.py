@@ -1,6 +1,6 @@
 """The vote matrix: participants x statements, sparse, with its readers.
 
-A :class:`VoteMatrix` stores votes as a ``scipy.sparse.csr_array`` of *codes* so that "passed" and "never saw the
+A :class:`VoteMatrix` stores votes as a compressed-sparse-row matrix (:class:`~.csr.CSR`) of *codes* so that "passed" and "never saw the
 statement" stay distinct in a sparse structure: code 0 (not stored) = unseen, 1 = disagree, 2 = pass, 3 = agree,
 i.e. ``code = vote + 2`` with votes coded as in Polis CSV exports and :class:`pluralign.records.Vote`
 (agree = 1, disagree = -1, pass = 0). Memory is ~5 bytes per vote cast (int8 code + int32 column index),
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import sparse
 
+from pluralign.aggregate.opinion.csr import CSR
 from pluralign.elicit.polis_csv import INT, OPT_INT, OPT_VOTE, TEXT, VOTE, read_header, read_polis_csv, read_text
 from pluralign.errors import InputError
 from pluralign.records import Vote
@@ -47,13 +47,13 @@ class VoteLog:
 class VoteMatrix:
     """Votes of ``n_participants`` x ``n_statements``.
 
-    codes: csr_array (int8), ``vote + 2`` where seen, absent where unseen.
+    codes: CSR (int8), ``vote + 2`` where seen, absent where unseen.
     participants / statements: ids (str) of the rows / columns.
     mod_out: column indices of statements moderated out (Polis zeroes them before the math).
     meta: column indices of meta statements (about the conversation, not opinions; Polis moderates them out too).
     """
 
-    codes: sparse.csr_array
+    codes: CSR
     participants: list[str]
     statements: list[str]
     mod_out: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -78,10 +78,9 @@ class VoteMatrix:
         out["S"] = out["A"] + out["D"] + out["P"]
         return out
 
-    def values(self) -> sparse.csr_array:
+    def values(self) -> CSR:
         """Votes as float -1/0/1 with the same sparsity pattern as ``codes`` (explicit zeros for passes)."""
-        return sparse.csr_array((self.codes.data.astype(np.float64) - 2.0, self.codes.indices, self.codes.indptr),
-                                shape=self.shape)
+        return self.codes.with_data(self.codes.data.astype(np.float64) - 2.0)
 
 
 def build(participant_ids, statement_ids, values, *, order=None, statements: list[str] | None = None,
@@ -120,9 +119,7 @@ def build(participant_ids, statement_ids, values, *, order=None, statements: lis
     cell = rows[seq].astype(np.int64) * len(s_ids) + cols[seq]
     last = np.unique(cell[::-1], return_index=True)[1]
     keep = seq[len(seq) - 1 - last]
-    codes = sparse.coo_array(((values[keep] + 2).astype(np.int8), (rows[keep], cols[keep])),
-                             shape=(len(p_ids), len(s_ids))).tocsr()
-    codes.sort_indices()
+    codes = CSR.from_triplets(rows[keep], cols[keep], (values[keep] + 2).astype(np.int8), (len(p_ids), len(s_ids)))
     log = None
     if seconds_per_unit is not None and order is not None:
         log = VoteLog(rows=rows[seq].astype(np.int32), cols=cols[seq].astype(np.int32),

@@ -24,8 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
+from pluralign.aggregate.opinion.csr import CSR
 from pluralign.aggregate.opinion.matrix import VoteMatrix
 
 EXACT_UP_TO = 1_000_000  # votes; larger matrices use the randomized SVD
@@ -44,7 +44,7 @@ class Projection:
     extremity: np.ndarray
 
 
-def centred_votes(matrix: VoteMatrix) -> tuple[sparse.csr_array, np.ndarray]:
+def centred_votes(matrix: VoteMatrix) -> tuple[CSR, np.ndarray]:
     """(X - mu on cast votes, 0 elsewhere; moderated-out columns all 0), mu. Shapes (n, m) sparse, (m,)."""
     values = matrix.values()
     n_cast = np.bincount(values.indices, minlength=matrix.shape[1])
@@ -53,10 +53,10 @@ def centred_votes(matrix: VoteMatrix) -> tuple[sparse.csr_array, np.ndarray]:
     center[matrix.mod_out] = 0.0
     data = values.data - center[values.indices]
     data[np.isin(values.indices, matrix.mod_out)] = 0.0
-    return sparse.csr_array((data, values.indices, values.indptr), shape=values.shape), center
+    return values.with_data(data), center
 
 
-def principal_components(centred: sparse.csr_array, n_components: int = 2, seed: int = 0,
+def principal_components(centred: CSR, n_components: int = 2, seed: int = 0,
                          exact_up_to: int = EXACT_UP_TO) -> np.ndarray:
     """Top ``n_components`` right singular vectors of the centred matrix, (n_components, m); rows with fewer
     dimensions than asked are zero. Signs are fixed so each component's largest entry is positive.
@@ -79,12 +79,12 @@ def principal_components(centred: sparse.csr_array, n_components: int = 2, seed:
             from scipy.sparse.linalg import svds
 
             v0 = np.random.default_rng(seed).uniform(-1, 1, min(n, m))
-            _, values, vt = svds(centred, k=k, v0=v0, solver="arpack")
+            _, values, vt = svds(centred.to_scipy(), k=k, v0=v0, solver="arpack")
             comps[:k] = vt[np.argsort(-values)]
         else:
             from sklearn.utils.extmath import randomized_svd
 
-            comps[:k] = randomized_svd(centred, k, n_iter=7, random_state=seed)[2]
+            comps[:k] = randomized_svd(centred.to_scipy(), k, n_iter=7, random_state=seed)[2]
     elif min(n, m) >= 1 and centred.nnz:
         # One participant or one statement: the direction is the data itself (Polis's wrapped-pca does the same).
         row = centred.toarray()[0] if n == 1 else np.ones(m)
@@ -95,7 +95,7 @@ def principal_components(centred: sparse.csr_array, n_components: int = 2, seed:
 
 def zero_filled_components(matrix: VoteMatrix, n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """(comps (n_components, m), mu) of the matrix with missing votes as 0 (Polis before November 2017)."""
-    values = matrix.values().tocsc()
+    values = matrix.values().to_scipy().tocsc()
     values.data[np.isin(values.indices, matrix.mod_out)] = 0.0
     n, m = values.shape
     center = np.asarray(values.sum(axis=0)).ravel() / max(n, 1)
@@ -116,10 +116,8 @@ def project(matrix: VoteMatrix, n_components: int = 2, seed: int = 0, impute: st
     if impute == "zero":
         comps, center = zero_filled_components(matrix, n_components)
         values = matrix.values()
-        seen = sparse.csr_array((np.ones(values.nnz), values.indices, values.indptr), shape=values.shape)
-        zeroed = np.isin(values.indices, matrix.mod_out)
-        values.data[zeroed] = 0.0
-        centred = values - seen.multiply(center[None, :]).tocsr()
+        data = np.where(np.isin(values.indices, matrix.mod_out), 0.0, values.data)
+        centred = values.with_data(data - center[values.indices])  # 0 where unseen, as in the zero-filled matrix
     else:
         centred, center = centred_votes(matrix)
         comps = principal_components(centred, n_components, seed)

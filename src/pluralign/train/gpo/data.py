@@ -247,8 +247,8 @@ def read_polis(folders) -> Survey:
         texts = read_statement_texts(folder) if (folder / "comments.csv").is_file() else {}
         opinion = read_polis_groups(folder) if (folder / "participants-votes.csv").is_file() else {}
         out = set(matrix.mod_out.tolist()) | set(matrix.meta.tolist())
-        codes = matrix.codes.tocoo()
-        for row, col, code in zip(codes.row, codes.col, codes.data):
+        codes = matrix.codes
+        for row, col, code in zip(codes.row_ids(), codes.indices, codes.data):
             if col in out or not texts.get(matrix.statements[col], "").strip():
                 continue
             sid, pid = matrix.statements[col], matrix.participants[row]
