@@ -46,6 +46,29 @@ def test_help_lists_every_command_in_flow_order(capsys):
 COMMANDS = {" ".join(p): c for p, c in walk(command_tree()) if p}
 
 
+@pytest.mark.parametrize("name", FLOW)
+def test_top_level_help_lists_each_command_by_its_own_help(name):
+    """``pluralign --help`` lists commands from the table in cli.py, without importing them: each line must be
+    the first paragraph of the command's own help, as typer would list it."""
+    import inspect
+
+    from pluralign.cli import STAGES
+
+    command = COMMANDS[name]
+    own = inspect.cleandoc(command.short_help or command.help or "").split("\n\n")[0].replace("\n", " ").strip()
+    assert STAGES[name][2] == own, f"cli.py STAGES[{name!r}] lists it as {STAGES[name][2]!r}; its help says {own!r}"
+
+
+def test_top_level_help_imports_no_stage():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom pluralign.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.endswith('.cli') or m.split('.')[0] in ('torch', 'numpy')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "['pluralign.cli']", out
+
+
 @pytest.mark.parametrize("where", sorted(COMMANDS))
 def test_command_follows_the_convention(where):
     command = COMMANDS[where]

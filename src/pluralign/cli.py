@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from pluralign.errors import InputError
 
@@ -20,26 +20,42 @@ try:
 except ImportError:  # typer that uses click itself
     from click.exceptions import Abort, ClickException, Exit
 
-# Commands in flow order: name -> (modules to import, in order; the attribute of the last one). A command's module
-# is imported only when that command runs (or help lists them all), so a command that loads no model starts
-# without paying for every stage's imports. The train group gathers commands that other modules add to it.
-STAGES: dict[str, tuple[tuple[str, ...], str]] = {
-    "model": (("pluralign.lm.cli",), "model_app"),
-    "generate": (("pluralign.lm.cli",), "generate"),
-    "elicit": (("pluralign.elicit.cli",), "elicit_app"),
-    "serve": (("pluralign.elicit.cli",), "serve"),
-    "opinion": (("pluralign.aggregate.opinion.cli",), "opinion_app"),
-    "aggregate": (("pluralign.aggregate.cli",), "aggregate"),
-    "constitution": (("pluralign.constitution.cli",), "constitution_app"),
-    "cai": (("pluralign.feedback.cli",), "cai_app"),
-    "edits": (("pluralign.feedback.cli_edits",), "edits_app"),
+# Commands in flow order: name -> (modules to import, in order; the attribute of the last one; the line that
+# `pluralign --help` lists it with). A command's module is imported only when that command runs, so a command that
+# loads no model starts without paying for every stage's imports, and the top-level help imports none of them
+# (a test checks each line against the command's own help). The train group gathers commands other modules add.
+STAGES: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "model": (("pluralign.lm.cli",), "model_app", "Inspect and serve models (info, serve)."),
+    "generate": (("pluralign.lm.cli",), "generate", "Sample responses for every prompt in a file."),
+    "elicit": (("pluralign.elicit.cli",), "elicit_app",
+               "Create and export elicitation processes (statement conversations, comparisons, text tasks)."),
+    "serve": (("pluralign.elicit.cli",), "serve",
+              "Serve the elicitation web app (creates or migrates the database schema on start)."),
+    "opinion": (("pluralign.aggregate.opinion.cli",), "opinion_app",
+                "Opinion groups, representative statements and consensus (Polis math)."),
+    "aggregate": (("pluralign.aggregate.cli",), "aggregate",
+                  "Aggregate many annotators' rankings of each prompt with a voting rule; write preference pairs."),
+    "constitution": (("pluralign.constitution.cli",), "constitution_app",
+                     "Constitutions: build one from people's votes, or show one."),
+    "cai": (("pluralign.feedback.cli",), "cai_app",
+            "Constitutional AI: critique/revision data and AI preference labels."),
+    "edits": (("pluralign.feedback.cli_edits",), "edits_app",
+              "Learn a user's latent preference from their edits (PRELUDE / CIPHER)."),
     "train": (("pluralign.train.cli_rl", "pluralign.train.cli_ditto", "pluralign.train.cli_gpo", "pluralign.train.cli"),
-              "train_app"),
-    "gpo": (("pluralign.train.cli_gpo",), "gpo_app"),
-    "eval": (("pluralign.evaluate.cli",), "eval_app"),
-    "run": (("pluralign.pipeline.cli",), "run"),
-    "demo": (("pluralign.pipeline.cli",), "demo"),
-    "trace": (("pluralign.pipeline.cli",), "trace"),
+              "train_app", "Train: SFT, reward model, DPO (and RL methods)."),
+    "gpo": (("pluralign.train.cli_gpo",), "gpo_app",
+            "Group Preference Optimization: a group's preferences from a few of its answers."),
+    "eval": (("pluralign.evaluate.cli",), "eval_app",
+             "Evaluate: distributional, steerable and Overton pluralism, the run's own panel, bias, safety, capability, "
+             "and an HTML report."),
+    "run": (("pluralign.pipeline.cli",), "run",
+            "Run a pipeline file; stages whose inputs and settings are unchanged are skipped, a killed run resumes."),
+    "demo": (("pluralign.pipeline.cli",), "demo",
+             "The whole flow offline: people vote, opinion groups, a constitution, rankings, majority vs proportional "
+             "social choice, AI feedback with its reliability, a few DPO steps, held-out check, report and "
+             "provenance. It is `pluralign run` on the package's demo.toml."),
+    "trace": (("pluralign.pipeline.cli",), "trace",
+              "Walk a trained preference back to its rule, principle, statement, opinion groups and participants."),
 }
 FLOW = list(STAGES)
 
@@ -48,7 +64,7 @@ def load_command(name: str):
     """The click command of a top-level name, importing its stage's CLI module now."""
     import importlib
 
-    modules, attr = STAGES[name]
+    modules, attr, _ = STAGES[name]
     loaded = [importlib.import_module(module) for module in modules]  # the earlier ones add to the last one's group
     target = getattr(loaded[-1], attr)
     if isinstance(target, typer.Typer):
@@ -61,12 +77,24 @@ def load_command(name: str):
 
 
 class FlowOrder(TyperGroup):
-    """The top-level group: commands listed in flow order and loaded on first use."""
+    """The top-level group: commands listed in flow order and loaded on first use; its help lists them from
+    :data:`STAGES` without loading any."""
+
+    listing = False
 
     def list_commands(self, ctx) -> list[str]:
         return FLOW
 
+    def format_help(self, ctx, formatter) -> None:
+        self.listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.listing = False
+
     def get_command(self, ctx, name: str):
+        if self.listing and name in STAGES and name not in self.commands:
+            return TyperCommand(name=name, short_help=STAGES[name][2])
         if name in STAGES and name not in self.commands:
             self.add_command(load_command(name), name)
         return super().get_command(ctx, name)
