@@ -14,14 +14,16 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
 from pluralign.errors import InputError
-from pluralign.records import RECORD_TYPES, Constitution, Record
+if TYPE_CHECKING:  # the record models are imported where a function needs them: a command that only writes a
+    # file (atomic_path) does not pay for building every pydantic model
+    from pluralign.records import Constitution, Record
 
-R = TypeVar("R", bound=Record)
+R = TypeVar("R", bound="Record")
 
 # Fields whose values may be nested (messages, dicts, lists) and are stored JSON-encoded in Parquet.
 _PARQUET_JSON_KEY = b"pluralign.json_columns"
@@ -30,6 +32,8 @@ _PARQUET_JSON_KEY = b"pluralign.json_columns"
 def _record_type(kind: str | type[R]) -> type[R]:
     if isinstance(kind, type):
         return kind
+    from pluralign.records import RECORD_TYPES
+
     if kind not in RECORD_TYPES:
         raise InputError(f"unknown record kind {kind!r}; one of {sorted(RECORD_TYPES)}")
     return RECORD_TYPES[kind]  # type: ignore[return-value]
@@ -96,6 +100,8 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
 
 def read_records(path: str | Path, kind: str | type[R]) -> list[R]:
     """Read a JSONL or Parquet file of one record kind, validating every row."""
+    from pluralign.records import Constitution
+
     cls = _record_type(kind)
     path = str(path)
     if path.endswith(".parquet"):
@@ -216,6 +222,8 @@ def read_json(path: str | Path) -> Any:
 
 def load_constitution(path: str | Path) -> Constitution:
     """Load a constitution saved by :func:`save_constitution` (one JSON object)."""
+    from pluralign.records import Constitution
+
     return validate_row(Constitution, read_json(path), path=str(path), line=1)
 
 

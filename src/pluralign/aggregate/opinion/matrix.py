@@ -21,13 +21,16 @@ import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pluralign.aggregate.opinion.csr import CSR
 from pluralign.elicit.polis_csv import INT, OPT_INT, OPT_VOTE, TEXT, VOTE, read_header, read_polis_csv, read_text
 from pluralign.errors import InputError
-from pluralign.records import Vote
+
+if TYPE_CHECKING:
+    from pluralign.records import Vote
 
 AGREE, PASS, DISAGREE = 3, 2, 1  # codes stored in the sparse matrix (vote + 2)
 
@@ -173,6 +176,7 @@ def from_votes(votes: list[Vote] | str | Path, *, statements=None, mod_out=()) -
     source = "<votes>"
     if isinstance(votes, (str, Path)):
         from pluralign.io import read_records
+        from pluralign.records import Vote
 
         source, votes = str(votes), read_records(votes, Vote)
     ids = None
