@@ -56,8 +56,11 @@ def nearest_groups(survey: Survey, group: str, context: list[str], targets: list
         return [population(survey, q, pop_groups) for q in targets]
     w = np.exp(-(distance - distance.min()) / temperature)
     w /= w.sum()
-    return [sum(wi * survey.answers[h].get(q, population(survey, q, pop_groups)) for wi, h in zip(w, train_groups))
-            for q in targets]
+    out = []
+    for q in targets:
+        fallback = population(survey, q, pop_groups)  # once per question, not once per group
+        out.append(sum(wi * survey.answers[h].get(q, fallback) for wi, h in zip(w, train_groups)))
+    return out
 
 
 def logistic_per_group(context, targets, c: float = 1.0) -> list[np.ndarray]:
