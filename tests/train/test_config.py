@@ -82,3 +82,20 @@ def test_parse_sets_reads_toml_values():
     assert parse_sets(["beta=0.2", "loss_type=ipo", "lora=false"]) == {"beta": 0.2, "loss_type": "ipo", "lora": False}
     with pytest.raises(InputError, match="key=value"):
         parse_sets(["beta"])
+
+
+def test_bf16_autocast_on_a_cpu_without_bf16_is_flagged(monkeypatch):
+    import warnings
+
+    import pluralign.lm.hf as hf
+    from pluralign.train.checkpoint import warn_if_bf16_is_emulated
+
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.setattr(hf, "cpu_has_native_bf16", lambda: False)
+    with pytest.warns(UserWarning, match="without native bf16"):
+        warn_if_bf16_is_emulated(True)
+    monkeypatch.setattr(hf, "cpu_has_native_bf16", lambda: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_bf16_is_emulated(True)  # native bf16: nothing to say
+        warn_if_bf16_is_emulated(False)

@@ -72,6 +72,21 @@ def lora_config(cfg: RunConfig, task_type: str = "CAUSAL_LM"):
                       task_type=task_type)
 
 
+def warn_if_bf16_is_emulated(bf16_autocast: bool) -> None:
+    """Say so when bf16 autocast will run on a CPU that has no bf16 instructions: torch then emulates the bf16
+    matmuls, and training runs many times slower than fp32 (a SmolLM2-135M forward and backward of 4 x 96 tokens on
+    an AVX2-only CPU: 106 s against 7-9 s; docs/ditto.md)."""
+    import warnings
+
+    import torch
+
+    from pluralign.lm.hf import cpu_has_native_bf16
+
+    if bf16_autocast and not torch.cuda.is_available() and not cpu_has_native_bf16():
+        warnings.warn("bf16_autocast on a CPU without native bf16 (avx512_bf16 or AMX): torch emulates the bf16 "
+                      "matmuls, many times slower than fp32; set bf16_autocast = false here", stacklevel=2)
+
+
 def trainer_arguments(cfg: RunConfig, has_eval: bool) -> dict[str, Any]:
     """Our config as keyword arguments of TRL's ``*Config`` (a ``transformers.TrainingArguments``).
 
@@ -80,6 +95,7 @@ def trainer_arguments(cfg: RunConfig, has_eval: bool) -> dict[str, Any]:
     """
     import torch
 
+    warn_if_bf16_is_emulated(cfg.bf16_autocast)
     return dict(use_cpu=not torch.cuda.is_available(),
         output_dir=cfg.output_dir, max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size,
         per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,

@@ -335,7 +335,7 @@ def train_ppo(cfg: PPOConfig, *, scorer=None, gold_scorer=None, model=None, toke
 
     from pluralign.config import save_config
     from pluralign.progress import progress_bar
-    from pluralign.train.checkpoint import check_resume, stored_config
+    from pluralign.train.checkpoint import check_resume, stored_config, warn_if_bf16_is_emulated
     from pluralign.train.data import load_prompts
     from pluralign.train.monitors import MetricsLogger
     from pluralign.train.scorers import load_scorer
@@ -359,6 +359,8 @@ def train_ppo(cfg: PPOConfig, *, scorer=None, gold_scorer=None, model=None, toke
     kl_ctl = (AdaptiveKLController(cfg.beta, cfg.kl_target, cfg.kl_horizon) if cfg.adaptive_kl
               else FixedKLController(cfg.beta))
     start = load_checkpoint(state, checkpoint, policy, value_head, optimizer, kl_ctl, rng) if state else 0
+
+    warn_if_bf16_is_emulated(cfg.bf16_autocast)
 
     def autocast():
         return torch.autocast(policy.device.type, dtype=torch.bfloat16, enabled=cfg.bf16_autocast)
