@@ -87,7 +87,9 @@ def run_author(args, author: str, train, test, judge, lm_judge) -> dict:
 
     work = Path(args.workdir) / args.dataset / author
     write_records(work / "demos.jsonl", train)
-    base = dict(bench_config(), demos=str(work / "demos.jsonl"), seed=args.seed)
+    from pluralign.train.cli import parse_sets
+
+    base = dict(bench_config(), **parse_sets(args.set), demos=str(work / "demos.jsonl"), seed=args.seed)
     t0 = time.perf_counter()
     ditto = train_ditto(DittoConfig(**base, output_dir=str(work / "ditto")))
     seconds = time.perf_counter() - t0
@@ -159,6 +161,8 @@ def main() -> None:
     parser.add_argument("--ablations", action="store_true", help="also: no replay, pi_ref updated, M=1")
     parser.add_argument("--judge", default=None, help="also judge with this model (the AI labeller, both orders)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a DittoConfig field of the benchmark's run (e.g. --set lr=5e-6)")
     args = parser.parse_args()
     if not SHARED.is_dir():
         raise SystemExit(f"the DITTO benchmark data are not at {SHARED}")
