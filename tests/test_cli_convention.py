@@ -56,7 +56,8 @@ def test_top_level_help_lists_each_command_by_its_own_help(name):
 
     command = COMMANDS[name]
     own = inspect.cleandoc(command.short_help or command.help or "").split("\n\n")[0].replace("\n", " ").strip()
-    assert STAGES[name][2] == own, f"cli.py STAGES[{name!r}] lists it as {STAGES[name][2]!r}; its help says {own!r}"
+    listed = STAGES[name].listing
+    assert listed == own, f"cli.py STAGES[{name!r}] lists it as {listed!r}; its help says {own!r}"
 
 
 def test_top_level_help_imports_no_stage():

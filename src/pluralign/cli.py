@@ -6,6 +6,7 @@ Errors in user input (:class:`~pluralign.errors.InputError`) print one line and 
 from __future__ import annotations
 
 import sys
+from typing import NamedTuple
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -20,11 +21,17 @@ try:
 except ImportError:  # typer that uses click itself
     from click.exceptions import Abort, ClickException, Exit
 
-# Commands in flow order: name -> (modules to import, in order; the attribute of the last one; the line that
-# `pluralign --help` lists it with). A command's module is imported only when that command runs, so a command that
+
+class Stage(NamedTuple):
+    modules: tuple[str, ...]  # imported in order: the earlier ones add commands to the last one's group
+    attr: str  # the typer app or command function in the last module
+    listing: str  # the line `pluralign --help` lists it with
+
+
+# Commands in flow order. A command's module is imported only when that command runs, so a command that
 # loads no model starts without paying for every stage's imports, and the top-level help imports none of them
 # (a test checks each line against the command's own help). The train group gathers commands other modules add.
-STAGES: dict[str, tuple[tuple[str, ...], str, str]] = {
+STAGES: dict[str, Stage] = {name: Stage(*entry) for name, entry in {
     "model": (("pluralign.lm.cli",), "model_app", "Inspect and serve models (info, serve)."),
     "generate": (("pluralign.lm.cli",), "generate", "Sample responses for every prompt in a file."),
     "elicit": (("pluralign.elicit.cli",), "elicit_app",
@@ -56,7 +63,7 @@ STAGES: dict[str, tuple[tuple[str, ...], str, str]] = {
              "provenance. It is `pluralign run` on the package's demo.toml."),
     "trace": (("pluralign.pipeline.cli",), "trace",
               "Walk a trained preference back to its rule, principle, statement, opinion groups and participants."),
-}
+}.items()}
 FLOW = list(STAGES)
 
 
@@ -64,9 +71,9 @@ def load_command(name: str):
     """The click command of a top-level name, importing its stage's CLI module now."""
     import importlib
 
-    modules, attr, _ = STAGES[name]
-    loaded = [importlib.import_module(module) for module in modules]  # the earlier ones add to the last one's group
-    target = getattr(loaded[-1], attr)
+    stage = STAGES[name]
+    loaded = [importlib.import_module(module) for module in stage.modules]
+    target = getattr(loaded[-1], stage.attr)
     if isinstance(target, typer.Typer):
         group = typer.main.get_group(target)
         group.name = name
@@ -94,7 +101,7 @@ class FlowOrder(TyperGroup):
 
     def get_command(self, ctx, name: str):
         if self.listing and name in STAGES and name not in self.commands:
-            return TyperCommand(name=name, short_help=STAGES[name][2])
+            return TyperCommand(name=name, short_help=STAGES[name].listing)
         if name in STAGES and name not in self.commands:
             self.add_command(load_command(name), name)
         return super().get_command(ctx, name)
