@@ -69,7 +69,8 @@ def main() -> None:
     ap.add_argument("--context-words", type=int, default=120)
     ap.add_argument("--max-new-tokens", type=int, default=40)
     ap.add_argument("--phrase-tokens", type=int, default=16)
-    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--batch-size", type=lambda v: None if v == "auto" else int(v), default=8,
+                    help="rows per generate call, or 'auto' (the commands' sizing: rows of similar length together)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads; 1 is fastest on a shared, oversubscribed CPU")
     ap.add_argument("--out-dir", type=Path, default=ROOT / "runs" / "bench_edits")
