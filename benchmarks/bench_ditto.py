@@ -4,6 +4,7 @@ current samples only), judged by an authorship-attribution classifier (and optio
 
     python benchmarks/bench_ditto.py --dataset cmcc --authors 0 1 --workdir runs/bench_ditto
     python benchmarks/bench_ditto.py --dataset ccat50 --authors 3 --ablations     # no replay, pi_ref updated, M
+    python benchmarks/bench_ditto.py --dataset cmcc --authors 0 1 2 --pool-only   # pool runs made by other processes
 
 Data: ``../shared/data/ditto`` (see its SOURCE.md). CMCC: ``cmcc_train`` demonstrations, ``cmcc_test`` prompts
 (the paper's split). CCAT50: only its validation split is here, so each author's first two articles are the
@@ -134,6 +135,19 @@ def run_author(args, author: str, train, test, judge, lm_judge) -> dict:
     return {"author": author, "seconds": seconds, "rows": rows, "verdicts": verdicts}
 
 
+def pooled_author(args, author: str) -> dict:
+    """An author's finished run, read back from its ``comparisons.jsonl`` (authors run by separate processes)."""
+    from pluralign.io import read_records
+    from pluralign.records import Comparison
+
+    path = Path(args.workdir) / args.dataset / author / "comparisons.jsonl"
+    if not path.is_file():
+        raise SystemExit(f"{path}: author {author} has no finished run in {args.workdir}")
+    verdicts = read_records(path, Comparison)
+    systems = dict.fromkeys(v.provenance.details["system_b"] for v in verdicts)
+    return {"author": author, "rows": {s: None for s in systems}, "verdicts": verdicts}
+
+
 def judge_check(judge, author: str, test, zero_shot: list[list[str]]) -> dict:
     """How often the classifier prefers the author's held-out text (its first piece, about an output's length) to
     a zero-shot output: a judge that cannot tell these apart cannot rank the systems."""
@@ -159,6 +173,8 @@ def main() -> None:
     parser.add_argument("--workdir", default="runs/bench_ditto")
     parser.add_argument("--eval-samples", type=int, default=4, help="samples per test prompt per system")
     parser.add_argument("--ablations", action="store_true", help="also: no replay, pi_ref updated, M=1")
+    parser.add_argument("--pool-only", action="store_true",
+                        help="train nothing: pool the finished runs of --authors in --workdir (run by other processes)")
     parser.add_argument("--skip-spin", action="store_true",
                         help="leave out the SPIN-style baseline (a second DPO phase: about half of a run's time)")
     parser.add_argument("--judge", default=None, help="also judge with this model (the AI labeller, both orders)")
@@ -186,8 +202,11 @@ def main() -> None:
         from pluralign.lm import load_model
 
         lm_judge = LMJudge(load_model(args.judge))
-    results = [run_author(args, a, [d for d in train if d.author == a], [d for d in test if d.author == a], judge,
-                          lm_judge) for a in args.authors]
+    if args.pool_only:
+        results = [pooled_author(args, a) for a in args.authors]
+    else:
+        results = [run_author(args, a, [d for d in train if d.author == a], [d for d in test if d.author == a],
+                              judge, lm_judge) for a in args.authors]
 
     print(f"\n{args.dataset}, {len(results)} author(s) ({', '.join(args.authors)}), classifier judge, "
           f"{args.eval_samples} samples per test prompt; 95% intervals")
@@ -204,7 +223,9 @@ def main() -> None:
     if lm_judge is not None:
         lm = [v for r in results for v in r["verdicts"] if v.annotator.startswith("lm:")]
         print(f"  LM judge ({args.judge}), DITTO vs all: {_fmt(win_rate(lm))}")
-    print("  one author's SFT + DITTO run: " + ", ".join(f"{r['author']} {r['seconds'] / 60:.1f} min" for r in results))
+    if not args.pool_only:
+        print("  one author's SFT + DITTO run: " + ", ".join(f"{r['author']} {r['seconds'] / 60:.1f} min"
+                                                          for r in results))
 
 
 if __name__ == "__main__":

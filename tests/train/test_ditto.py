@@ -131,6 +131,34 @@ def test_run_trains_the_scheduled_pairs(full_run):
     assert (run / "model" / "config.json").is_file() and (run / "sft" / "model" / "config.json").is_file()
 
 
+def test_micro_batches_give_the_whole_batch_update(full_run, workdir):
+    """Passes of 1, 2 or all pairs make the same DPO update: the loss is a mean over pairs."""
+    import torch
+
+    from pluralign.train.ditto.policy import DittoPolicy, preference_row
+    from pluralign.train.ditto.schedule import DittoPair
+
+    _, run = full_run
+    rows = [preference_row([{"role": "user", "content": f"Tell me about {w}."}], DittoPair(f"d{i}", "expert", f"{w.title()}; quite so.",
+                                                            f"{w} {w} {w} no", None, 0, 0, 0))
+            for i, w in enumerate(WORDS + ["snow"])]
+    after = {}
+    for micro in (1, 2, 5):
+        torch.manual_seed(0)
+        cfg = _cfg(workdir, f"micro{micro}", micro_batch_size=micro)
+        policy = DittoPolicy(cfg, str(run / "sft" / "model"), workdir / f"micro{micro}", rows[:1])
+        policy.step(rows)  # the first update moves only LoRA's B (it starts at zero): take a second one
+        metrics = policy.step(rows)
+        after[micro] = metrics, {n: p.detach().clone() for n, p in policy.model.named_parameters() if p.requires_grad}
+    whole, params = after[5]
+    for micro in (1, 2):
+        metrics, other = after[micro]
+        assert metrics["loss"] == pytest.approx(whole["loss"], rel=1e-5)
+        assert metrics["num_tokens"] == pytest.approx(whole["num_tokens"])
+        assert metrics["rewards/margins"] == pytest.approx(whole["rewards/margins"], rel=1e-4, abs=1e-7)
+        assert all(torch.allclose(other[n], params[n], atol=1e-6) for n in params)
+
+
 KILLER = """
 import os, signal, sys
 from pluralign.train.ditto import sampler
@@ -175,6 +203,7 @@ def test_resume_with_another_config_is_refused(tmp_path):
     check_resume(cfg, tmp_path / "run")  # the same config resumes
     with pytest.raises(InputError, match=r"beta: 0\.05 -> 0\.2.*samples: 4 -> 8"):
         check_resume(cfg.model_copy(update={"beta": 0.2, "samples": 8}), tmp_path / "run")
+    check_resume(cfg.model_copy(update={"micro_batch_size": 8}), tmp_path / "run")  # moves no result
 
 
 @pytest.mark.parametrize("values, field, message", [

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pluralign.errors import InputError
 
 # Fields that do not change what a run computes, so a resumed run may differ in them.
-RESUMABLE_FIELDS = ("output_dir",)
+# fields a rerun may change: they move no result (micro_batch_size splits the same mean loss into passes)
+RESUMABLE_FIELDS = ("output_dir", "micro_batch_size")
 
 
 class DittoConfig(BaseModel):
@@ -47,6 +48,9 @@ class DittoConfig(BaseModel):
     warmup_ratio: float = Field(0.25, ge=0, lt=1, description="share of steps of linear warm-up (reference: 0.25)")
     beta: float = Field(0.05, gt=0, le=10, description="DPO beta (reference: 0.05)")
     batch_size: int = Field(8, ge=1, le=4096, description="comparisons per DPO update (reference: 24)")
+    micro_batch_size: int = Field(2, ge=1, le=4096, description="comparisons per forward pass: an update "
+                                  "accumulates the gradients of ceil(batch_size / micro_batch_size) passes; "
+                                  "peak memory grows with this, not with batch_size")
     resample_every: int = Field(5, ge=1, description="K: sample from the current policy every K steps "
                                 "(reference: 10)")
     samples: int = Field(4, ge=1, le=256, description="M: completions sampled per demo prompt each time "

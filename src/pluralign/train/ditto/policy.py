@@ -59,6 +59,7 @@ class DittoPolicy:
                                   processing_class=self.tokenizer)
         self.model = self.trainer.model
         self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.micro_batch_size = cfg.micro_batch_size
         self.optimizer = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=0.0)
         self.scheduler = get_constant_schedule_with_warmup(self.optimizer, round(cfg.warmup_ratio * cfg.steps))
 
@@ -84,18 +85,27 @@ class DittoPolicy:
         finally:
             if bars:
                 enable_progress_bar()
-        batch = trainer.data_collator([data[i] for i in range(len(data))])
+        # The loss is a mean over pairs, so passes of k pairs weighted k / n give the whole batch's gradient;
+        # a pass holds (2 x its pairs) x length x vocabulary logits, several GB at 8 pairs of 256 tokens.
         self.model.train()
-        with trainer.compute_loss_context_manager():
-            loss = trainer.compute_loss(self.model, batch)
-        loss.backward()
+        size, total, sums = self.micro_batch_size, 0.0, {}
+        for start in range(0, len(data), size):
+            chunk = range(start, min(start + size, len(data)))
+            batch = trainer.data_collator([data[i] for i in chunk])
+            with trainer.compute_loss_context_manager():
+                loss = trainer.compute_loss(self.model, batch) * (len(chunk) / len(data))
+            loss.backward()
+            total += float(loss.detach())
+            for k, v in trainer._metrics["train"].items():  # each pass's means; num_tokens is TRL's running total
+                if v:
+                    share = sum(v) / len(v) * (len(chunk) / len(data))
+                    sums[k] = v[-1] if k == "num_tokens" else sums.get(k, 0.0) + share
+            trainer._metrics["train"].clear()
         torch.nn.utils.clip_grad_norm_(self.params, trainer.args.max_grad_norm)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        metrics = {k: sum(v) / len(v) for k, v in trainer._metrics["train"].items() if v}
-        trainer._metrics["train"].clear()
-        return {"loss": float(loss.detach()), "lr": self.scheduler.get_last_lr()[0], **metrics}
+        return {"loss": total, "lr": self.scheduler.get_last_lr()[0], **sums}
 
     def sampler(self):
         """The policy behind the model protocol, generating with the live (training) weights."""
