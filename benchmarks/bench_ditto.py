@@ -209,7 +209,8 @@ def main() -> None:
                               judge, lm_judge) for a in args.authors]
 
     print(f"\n{args.dataset}, {len(results)} author(s) ({', '.join(args.authors)}), classifier judge, "
-          f"{args.eval_samples} samples per test prompt; 95% intervals")
+          + (f"pooled from {args.workdir}" if args.pool_only else f"{args.eval_samples} samples per test prompt")
+          + "; 95% intervals")
     pooled_all = []
     for other in (k for k in results[0]["rows"] if k != "judge check"):
         pooled = [v for r in results for v in r["verdicts"]
