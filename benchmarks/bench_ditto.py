@@ -144,8 +144,8 @@ def pooled_author(args, author: str) -> dict:
     if not path.is_file():
         raise SystemExit(f"{path}: author {author} has no finished run in {args.workdir}")
     verdicts = read_records(path, Comparison)
-    systems = dict.fromkeys(v.provenance.details["system_b"] for v in verdicts)
-    return {"author": author, "rows": {s: None for s in systems}, "verdicts": verdicts}
+    return {"author": author, "rows": dict.fromkeys(v.provenance.details["system_b"] for v in verdicts),
+            "verdicts": verdicts}
 
 
 def judge_check(judge, author: str, test, zero_shot: list[list[str]]) -> dict:

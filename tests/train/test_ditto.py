@@ -139,8 +139,8 @@ def test_micro_batches_give_the_whole_batch_update(full_run, workdir):
     from pluralign.train.ditto.schedule import DittoPair
 
     _, run = full_run
-    rows = [preference_row([{"role": "user", "content": f"Tell me about {w}."}], DittoPair(f"d{i}", "expert", f"{w.title()}; quite so.",
-                                                            f"{w} {w} {w} no", None, 0, 0, 0))
+    rows = [preference_row([{"role": "user", "content": f"Tell me about {w}."}],
+                           DittoPair(f"d{i}", "expert", f"{w.title()}; quite so.", f"{w} {w} {w} no", None, 0, 0, 0))
             for i, w in enumerate(WORDS + ["snow"])]
     after = {}
     for micro in (1, 2, 5):
@@ -149,7 +149,8 @@ def test_micro_batches_give_the_whole_batch_update(full_run, workdir):
         policy = DittoPolicy(cfg, str(run / "sft" / "model"), workdir / f"micro{micro}", rows[:1])
         policy.step(rows)  # the first update moves only LoRA's B (it starts at zero): take a second one
         metrics = policy.step(rows)
-        after[micro] = metrics, {n: p.detach().clone() for n, p in policy.model.named_parameters() if p.requires_grad}
+        after[micro] = metrics, {n: p.detach().clone() for n, p in policy.model.named_parameters()
+                                 if p.requires_grad}
     whole, params = after[5]
     for micro in (1, 2):
         metrics, other = after[micro]

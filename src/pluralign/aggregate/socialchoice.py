@@ -183,7 +183,7 @@ def write_preferences(path, outcome: SocialRanking, data: Profiles | PairwiseDat
             tail = (f', "provenance": {{"participants": {_json(sorted(weights))}, "principles": [], "rule": '
                     f'{_json(outcome.rule)}, "model": null, "run": null, "source": {_json(source)}, "details": '
                     f'{{"weights": {_json(weights)}, "tie_breaking": {_json(outcome.tie_breaking)}, "tiers": [')
-            # one write per prompt: many small writes cost more than the text (450 MB: 0.35 s vs 0.73 s)
+            # one write per prompt: 450 MB of lines took 0.35 s joined per prompt, 0.73 s written line by line
             fh.write("".join(f'{{"id": "{base}-{c}-{r}{head}{texts[c]}, "rejected": {texts[r]}, "weight": 1.0, '
                              f'"margin": {margin}{tail}{tiers}], "scores": [{scores}]}}}}}}\n'
                              for c, r, margin, tiers, scores in rows))

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from pluralign.errors import InputError
 
-# Fields that do not change what a run computes, so a resumed run may differ in them.
-# fields a rerun may change: they move no result (micro_batch_size splits the same mean loss into passes)
+# Fields that do not change what a run computes, so a resumed run may differ in them (micro_batch_size splits the
+# same mean loss into passes).
 RESUMABLE_FIELDS = ("output_dir", "micro_batch_size")
 
 

@@ -91,15 +91,15 @@ class DittoPolicy:
         size, total, sums = self.micro_batch_size, 0.0, {}
         for start in range(0, len(data), size):
             chunk = range(start, min(start + size, len(data)))
+            share = len(chunk) / len(data)
             batch = trainer.data_collator([data[i] for i in chunk])
             with trainer.compute_loss_context_manager():
-                loss = trainer.compute_loss(self.model, batch) * (len(chunk) / len(data))
+                loss = trainer.compute_loss(self.model, batch) * share
             loss.backward()
             total += float(loss.detach())
             for k, v in trainer._metrics["train"].items():  # each pass's means; num_tokens is TRL's running total
                 if v:
-                    share = sum(v) / len(v) * (len(chunk) / len(data))
-                    sums[k] = v[-1] if k == "num_tokens" else sums.get(k, 0.0) + share
+                    sums[k] = v[-1] if k == "num_tokens" else sums.get(k, 0.0) + sum(v) / len(v) * share
             trainer._metrics["train"].clear()
         torch.nn.utils.clip_grad_norm_(self.params, trainer.args.max_grad_norm)
         self.optimizer.step()
