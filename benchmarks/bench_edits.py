@@ -17,6 +17,7 @@ overlap, on the deterministic user.
 
 Usage: python benchmarks/bench_edits.py [--rounds 200] [--seeds 0,1,2] [--user programmatic|lm]
                                         [--out-dir runs/bench_edits] [--agents ...]
+       python benchmarks/bench_edits.py --report-only --seeds 0,...,9 --merge-logs A/log... B/log...
 Prints the cost table with both intervals, the ratios to no-learning, the target check, the preference-inference
 accuracy with its controls, and the wall time (total and per round).
 """
@@ -76,6 +77,9 @@ def main() -> None:
     ap.add_argument("--out-dir", type=Path, default=ROOT / "runs" / "bench_edits")
     ap.add_argument("--report-only", action="store_true",
                     help="report the rounds the log has finished (for all streams) without running more")
+    ap.add_argument("--merge-logs", type=Path, nargs="+", default=None,
+                    help="with --report-only: report over these logs together (runs of the same settings on "
+                         "disjoint seeds, e.g. one process per core); --seeds names all of their seeds")
     args = ap.parse_args()
     if not DITTO.is_dir():
         sys.exit(f"needs the DITTO texts at {DITTO}")
@@ -107,7 +111,17 @@ def main() -> None:
             print(f"  round {done}/{args.rounds}  {time.time() - started:.0f}s", flush=True)
 
     if args.report_only:  # read the log without touching it (a run may still be appending to it)
-        rows = [r for _, r in read_log(log)[1]]
+        rows = []
+        for path in args.merge_logs or [log]:
+            header, part = read_log(path)
+            mine = {k: v for k, v in session.header["config"].items() if k != "seeds"}
+            if ({k: v for k, v in header["config"].items() if k != "seeds"} != mine
+                    or [header[k] for k in ("model", "user", "documents")]
+                    != [session.header[k] for k in ("model", "user", "documents")]):
+                sys.exit(f"{path}: written with other settings than these")
+            if not set(header["config"]["seeds"]) <= set(config.seeds):
+                sys.exit(f"{path}: has seeds {header['config']['seeds']} not all in --seeds")
+            rows += [r for _, r in part]
         done = 0
         while sum(r["round"] == done for r in rows) == len(session.streams):
             done += 1
