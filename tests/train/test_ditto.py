@@ -160,6 +160,34 @@ def test_micro_batches_give_the_whole_batch_update(full_run, workdir):
         assert all(torch.allclose(other[n], params[n], atol=1e-6) for n in params)
 
 
+def test_cached_reference_log_probs_give_trls_update(full_run, workdir):
+    """Reference log-probs from the cache (one forward per distinct sequence) give the update TRL makes when it
+    runs the reference forward in every pass; the cache holds each distinct side once."""
+    import torch
+
+    from pluralign.train.ditto.policy import DittoPolicy, preference_row
+    from pluralign.train.ditto.schedule import DittoPair
+
+    _, run = full_run
+    demo = lambda i, w: preference_row(  # noqa: E731
+        [{"role": "user", "content": f"Tell me about {w}."}],
+        DittoPair(f"d{i}", "expert", f"{w.title()}; quite so.", f"{w} {w} no", None, 0, 0, 0))
+    rows = [demo(i, w) for i, w in enumerate(WORDS)] + [demo(0, WORDS[0])]  # one pair twice
+    after = {}
+    for cached in (True, False):
+        torch.manual_seed(0)
+        policy = DittoPolicy(_cfg(workdir, f"ref{cached}", micro_batch_size=2), str(run / "sft" / "model"),
+                             workdir / f"ref{cached}", rows[:1])
+        policy.trainer.precompute_ref_logps = cached  # False: TRL's own reference forward in each pass
+        losses = [policy.step(rows)["loss"] for _ in range(3)]
+        after[cached] = losses, {n: p.detach().clone() for n, p in policy.model.named_parameters()
+                                 if p.requires_grad}, len(policy._ref_logps)
+    (cached_losses, cached_params, entries), (trl_losses, trl_params, _) = after[True], after[False]
+    assert cached_losses == pytest.approx(trl_losses, rel=1e-5)
+    assert all(torch.allclose(cached_params[n], trl_params[n], atol=1e-6) for n in trl_params)
+    assert entries == 8  # 4 distinct pairs x (chosen, rejected), over 3 steps of 5 pairs
+
+
 KILLER = """
 import os, signal, sys
 from pluralign.train.ditto import sampler

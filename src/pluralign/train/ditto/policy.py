@@ -8,6 +8,13 @@ and the DPO loss with its reward metrics -- while the loop that decides which pa
 computes the reference log-probs through it, exactly the reference implementation's design (its ``sft`` adapter
 as reference, ``ditto`` adapter trained; ``scripts/run_ditto.py`` lines 380-389). The ``update_ref`` ablation
 copies ``default`` into ``ref`` again.
+
+The reference log-probs are cached per tokenized (prompt, completion) and handed to TRL's loss as its
+``ref_chosen_logps`` / ``ref_rejected_logps`` columns. TRL's own ``precompute_ref_log_probs`` needs the whole
+dataset up front, which DITTO does not have (its pairs come from samples drawn during training), but the same
+sequences recur: every expert and replay pair's chosen side is one of a few demonstrations, and each sample is
+a rejected side at several steps. So each distinct sequence has one reference forward per run (per reference,
+under ``update_ref``), not one per pair per step.
 """
 
 from __future__ import annotations
@@ -60,6 +67,8 @@ class DittoPolicy:
         self.model = self.trainer.model
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.micro_batch_size = cfg.micro_batch_size
+        self.trainer.precompute_ref_logps = True  # the loss reads the cached columns (see the module docstring)
+        self._ref_logps: dict[tuple, float] = {}
         self.optimizer = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=0.0)
         self.scheduler = get_constant_schedule_with_warmup(self.optimizer, round(cfg.warmup_ratio * cfg.steps))
 
@@ -71,6 +80,26 @@ class DittoPolicy:
             for name, param in self.model.named_parameters():
                 if ".default." in name:
                     self.model.get_parameter(name.replace(".default.", ".ref.")).copy_(param)
+        self._ref_logps.clear()
+
+    def _with_reference(self, examples: list[dict]) -> list[dict]:
+        """``examples`` (tokenized preference rows) with their reference log-probs, computing the missing ones in
+        passes of ``micro_batch_size`` rows through the ``ref`` adapter (TRL's ``compute_ref_log_probs``)."""
+        import torch
+
+        cache, trainer = self._ref_logps, self.trainer
+        keys = [((tuple(e["prompt_ids"]), tuple(e["chosen_ids"])), (tuple(e["prompt_ids"]), tuple(e["rejected_ids"])))
+                for e in examples]
+        missing = [i for i, (c, r) in enumerate(keys) if c not in cache or r not in cache]
+        with torch.no_grad():
+            for start in range(0, len(missing), self.micro_batch_size):
+                chunk = missing[start:start + self.micro_batch_size]
+                chosen, rejected = trainer.compute_ref_log_probs(
+                    self.model, trainer.data_collator([examples[i] for i in chunk]))
+                for i, c, r in zip(chunk, chosen.tolist(), rejected.tolist()):
+                    cache[keys[i][0]], cache[keys[i][1]] = c, r
+        return [{**e, "ref_chosen_logps": cache[c], "ref_rejected_logps": cache[r]}
+                for e, (c, r) in zip(examples, keys)]
 
     def step(self, rows: list[dict]) -> dict[str, float]:
         """One DPO update on ``rows`` (TRL preference rows); returns the loss and TRL's reward metrics."""
@@ -88,11 +117,12 @@ class DittoPolicy:
         # The loss is a mean over pairs, so passes of k pairs weighted k / n give the whole batch's gradient;
         # a pass holds (2 x its pairs) x length x vocabulary logits, several GB at 8 pairs of 256 tokens.
         self.model.train()
+        examples = self._with_reference([data[i] for i in range(len(data))])
         size, total, sums = self.micro_batch_size, 0.0, {}
-        for start in range(0, len(data), size):
-            chunk = range(start, min(start + size, len(data)))
-            share = len(chunk) / len(data)
-            batch = trainer.data_collator([data[i] for i in chunk])
+        for start in range(0, len(examples), size):
+            chunk = examples[start:start + size]
+            share = len(chunk) / len(examples)
+            batch = trainer.data_collator(chunk)
             with trainer.compute_loss_context_manager():
                 loss = trainer.compute_loss(self.model, batch) * share
             loss.backward()
