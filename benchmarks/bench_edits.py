@@ -12,8 +12,9 @@ each round is at most three batched ``generate`` calls. The log is resumable: re
 
 Anchor (Gao et al. 2024, NeurIPS, Table 2; GPT-4 as agent and user, 200 rounds x 3 seeds): CIPHER has the
 lowest cumulative cost of the learning agents, well below no-learning and ICL-edit, toward the oracle. Target
-here: CIPHER-3 below no-learning and below ICL-edit-3, with 95% intervals (t over the 3 seeds) that do not
-overlap, on the deterministic user.
+here: CIPHER-3 below no-learning and below ICL-edit-3, with 95% intervals that do not overlap, on the
+deterministic user. Both intervals are printed: Student's t over the seeds' totals, and a bootstrap over the
+rounds within each seed; more seeds (``--seeds``, one process per core with ``--merge-logs``) narrow both.
 
 Usage: python benchmarks/bench_edits.py [--rounds 200] [--seeds 0,1,2] [--user programmatic|lm]
                                         [--out-dir runs/bench_edits] [--agents ...]
