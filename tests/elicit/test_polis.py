@@ -171,7 +171,7 @@ def test_fast_read_accepts_only_what_the_line_by_line_read_accepts_and_agrees_wi
 
 
 def test_reading_an_export_does_not_import_pyarrow_compute(shared_data):
-    """Its import alone is ~0.1 s of every `opinion analyze`; the integer columns are parsed by numpy."""
+    """Its import alone is 0.03 s of every `opinion analyze`; the integer columns are parsed by numpy."""
     import subprocess
     import sys
 

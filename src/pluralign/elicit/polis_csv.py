@@ -134,7 +134,7 @@ _POWERS = 10 ** np.arange(19, dtype=np.int64)
 def _integers(cells) -> tuple[np.ndarray, np.ndarray]:
     """(int64 values, blank mask) of a null-free arrow string array whose every cell is empty or ``-?[0-9]{1,18}``
     (anything else, e.g. spaces or 19+ digits, is left to the csv module's read). Vectorised over the bytes, so
-    the read needs no ``pyarrow.compute``, whose import alone costs a command ~0.1 s."""
+    the read needs no ``pyarrow.compute``, whose import alone costs a command 0.03 s (1 of 2 cores, bytecode cached)."""
     n = len(cells)
     offsets = np.frombuffer(cells.buffers()[1], dtype=np.int32)[cells.offset:cells.offset + n + 1].astype(np.int64)
     data = np.frombuffer(cells.buffers()[2] or b"", dtype=np.uint8)[offsets[0]:offsets[-1]]
