@@ -112,13 +112,13 @@ def main() -> None:
             print(f"  round {done}/{args.rounds}  {time.time() - started:.0f}s", flush=True)
 
     if args.report_only:  # read the log without touching it (a run may still be appending to it)
+        def settings(header: dict) -> dict:  # everything a log's header fixes but its seeds
+            return {**header, "config": {k: v for k, v in header["config"].items() if k != "seeds"}}
+
         rows = []
         for path in args.merge_logs or [log]:
             header, part = read_log(path)
-            mine = {k: v for k, v in session.header["config"].items() if k != "seeds"}
-            if ({k: v for k, v in header["config"].items() if k != "seeds"} != mine
-                    or [header[k] for k in ("model", "user", "documents")]
-                    != [session.header[k] for k in ("model", "user", "documents")]):
+            if settings(header) != settings(session.header):
                 sys.exit(f"{path}: written with other settings than these")
             if not set(header["config"]["seeds"]) <= set(config.seeds):
                 sys.exit(f"{path}: has seeds {header['config']['seeds']} not all in --seeds")

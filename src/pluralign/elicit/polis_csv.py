@@ -3,9 +3,9 @@
 (:mod:`pluralign.aggregate.opinion.matrix`).
 
 A file is read column-wise by ``pyarrow.csv`` (every wanted cell as text; integer columns then checked and
-converted by numpy over the cells' bytes, all vectorised). Whenever that fast read fails or a cell breaks a rule, the file is read again
-by Python's ``csv`` module, whose line counter names the exact ``file:line: field`` of the first bad cell, also
-when comment bodies span several lines. Both reads apply the same rules:
+converted by numpy over the cells' bytes, all vectorised). Whenever that fast read fails or a cell breaks a rule,
+the file is read again by Python's ``csv`` module, whose line counter names the exact ``file:line: field`` of the
+first bad cell, also when comment bodies span several lines. Both reads apply the same rules:
 
 - the file is UTF-8 (a BOM is allowed); the header names every required column;
 - every record has exactly as many fields as the header (an unquoted comma in a comment body adds one);
@@ -132,17 +132,18 @@ _POWERS = 10 ** np.arange(19, dtype=np.int64)
 
 
 def _integers(cells) -> tuple[np.ndarray, np.ndarray]:
-    """(int64 values, blank mask) of a null-free arrow string array whose every cell is empty or ``-?[0-9]{1,18}``
-    (anything else, e.g. spaces or 19+ digits, is left to the csv module's read). Vectorised over the bytes, so
-    the read needs no ``pyarrow.compute``, whose import alone costs a command 0.03 s (1 of 2 cores, bytecode cached)."""
+    """(int64 values, blank mask) of a null-free arrow string array whose every cell is empty or
+    ``-?[0-9]{1,18}`` (anything else, e.g. spaces or 19+ digits, is left to the csv module's read). Vectorised
+    over the bytes, so the read needs no ``pyarrow.compute``, whose import alone costs a command 0.03 s."""
     n = len(cells)
     offsets = np.frombuffer(cells.buffers()[1], dtype=np.int32)[cells.offset:cells.offset + n + 1].astype(np.int64)
     data = np.frombuffer(cells.buffers()[2] or b"", dtype=np.uint8)[offsets[0]:offsets[-1]]
     offsets -= offsets[0]
     starts, lengths = offsets[:-1], np.diff(offsets)
     empty = lengths == 0
+    filled = starts[~empty]  # where each non-empty cell's bytes start, strictly increasing
     minus = np.zeros(n, dtype=bool)
-    minus[~empty] = data[starts[~empty]] == ord("-")
+    minus[~empty] = data[filled] == ord("-")
     is_digit = _DIGITS[data]
     is_digit[starts[minus]] = True  # the leading minus sign
     digits = lengths - minus
@@ -153,8 +154,8 @@ def _integers(cells) -> tuple[np.ndarray, np.ndarray]:
     terms = (data.astype(np.int64) - ord("0")) * _POWERS[place]
     terms[starts[minus]] = 0
     values = np.zeros(n, dtype=np.int64)
-    if len(data):  # the non-empty cells' starts are strictly increasing, as reduceat needs
-        values[~empty] = np.add.reduceat(terms, starts[~empty])
+    if len(data):
+        values[~empty] = np.add.reduceat(terms, filled)
     return np.where(minus, -values, values), empty
 
 

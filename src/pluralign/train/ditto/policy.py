@@ -88,7 +88,7 @@ class DittoPolicy:
         import torch
 
         cache, trainer = self._ref_logps, self.trainer
-        keys = [((tuple(e["prompt_ids"]), tuple(e["chosen_ids"])), (tuple(e["prompt_ids"]), tuple(e["rejected_ids"])))
+        keys = [tuple((tuple(e["prompt_ids"]), tuple(e[side])) for side in ("chosen_ids", "rejected_ids"))
                 for e in examples]
         missing = [i for i, (c, r) in enumerate(keys) if c not in cache or r not in cache]
         with torch.no_grad():
